@@ -1,0 +1,1 @@
+"""graphopt: a graph-optimizing compiler for deep-learning models."""

@@ -1,0 +1,1 @@
+"""Kernels and shape inference for the canonical ops, one module per op family."""

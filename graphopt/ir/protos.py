@@ -1,0 +1,162 @@
+"""Conversions between the IR's leaf pieces (tensors, types, attributes) and ONNX protos."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from graphopt.errors import ModelLoadError
+from graphopt.ir.attributes import Attr, AttrKind
+from graphopt.ir.dtypes import DType
+from graphopt.ir.tensor import ArrayTensor, ExternalTensor, Tensor, pack_subbyte
+from graphopt.ir.types import Dim, OptionalType, SequenceType, TensorType, Type
+
+# -- tensors -----------------------------------------------------------------------------
+
+def tensor_from_proto(proto: onnx.TensorProto, base_dir: Path | None = None) -> Tensor:
+    """A constant from a TensorProto; external data becomes a lazy, memory-mapped tensor.
+
+    External locations must stay inside ``base_dir`` (the model's directory).
+    """
+    dtype = DType(proto.data_type)
+    shape = tuple(proto.dims)
+    if proto.data_location == onnx.TensorProto.EXTERNAL:
+        info = {e.key: e.value for e in proto.external_data}
+        location = info.get("location", "")
+        if base_dir is None:
+            raise ModelLoadError(f"tensor {proto.name!r} uses external data {location!r} but the model "
+                                 "was given as a proto with no directory; load it from its file path")
+        path = _confined(base_dir, location, proto.name)
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else None
+        return ExternalTensor(path, offset, length, dtype, shape)
+    try:
+        array = numpy_helper.to_array(proto)
+    except Exception as e:
+        raise ModelLoadError(f"tensor {proto.name!r} has malformed data: {e}") from e
+    if array.dtype != dtype.numpy and dtype != DType.STRING:
+        array = array.view(dtype.numpy) if array.dtype.itemsize == dtype.numpy.itemsize else array.astype(dtype.numpy)
+    return ArrayTensor(array, dtype)
+
+
+def _confined(base_dir: Path, location: str, tensor: str) -> Path:
+    base = base_dir.resolve()
+    path = (base / location).resolve()
+    if not location or Path(location).is_absolute() or not path.is_relative_to(base):
+        raise ModelLoadError(f"tensor {tensor!r}: external data location {location!r} escapes the model "
+                             f"directory {str(base)!r}; refusing to read it")
+    if not path.is_file():
+        raise ModelLoadError(f"tensor {tensor!r}: external data file {str(path)!r} does not exist")
+    return path
+
+
+def tensor_to_proto(tensor: Tensor, name: str = "") -> onnx.TensorProto:
+    """An in-memory TensorProto (raw bytes inline)."""
+    proto = onnx.TensorProto(name=name, data_type=int(tensor.dtype), dims=tensor.shape)
+    array = tensor.numpy()
+    if tensor.dtype == DType.STRING:
+        proto.string_data.extend(s if isinstance(s, bytes) else str(s).encode() for s in array.flat)
+    else:
+        proto.raw_data = tensor_bytes(tensor.dtype, array)
+    return proto
+
+
+def tensor_bytes(dtype: DType, array: np.ndarray) -> bytes:
+    """The bytes ONNX stores for ``array``: little-endian, sub-byte types packed."""
+    if dtype.bits < 8:
+        return pack_subbyte(array, dtype)
+    return np.ascontiguousarray(array, dtype=dtype.numpy.newbyteorder("<")).tobytes()
+
+
+# -- types -------------------------------------------------------------------------------
+
+def type_from_proto(proto: onnx.TypeProto) -> Type:
+    which = proto.WhichOneof("value")
+    if which == "tensor_type":
+        t = proto.tensor_type
+        shape: tuple[Dim, ...] | None = None
+        if t.HasField("shape"):
+            shape = tuple(_dim_from_proto(d) for d in t.shape.dim)
+        return TensorType(DType(t.elem_type), shape)
+    if which == "sequence_type":
+        return SequenceType(type_from_proto(proto.sequence_type.elem_type))
+    if which == "optional_type":
+        return OptionalType(type_from_proto(proto.optional_type.elem_type))
+    return None
+
+
+def _dim_from_proto(d: onnx.TensorShapeProto.Dimension) -> Dim:
+    which = d.WhichOneof("value")
+    if which == "dim_value":
+        return int(d.dim_value)
+    if which == "dim_param" and d.dim_param:
+        return d.dim_param
+    return None
+
+
+def type_to_proto(t: Type) -> onnx.TypeProto:
+    proto = onnx.TypeProto()
+    if isinstance(t, TensorType):
+        proto.tensor_type.elem_type = int(t.dtype)
+        if t.shape is not None:
+            proto.tensor_type.shape.SetInParent()
+            for d in t.shape:
+                dim = proto.tensor_type.shape.dim.add()
+                if isinstance(d, int):
+                    dim.dim_value = d
+                elif isinstance(d, str):
+                    dim.dim_param = d
+    elif isinstance(t, SequenceType):
+        proto.sequence_type.elem_type.CopyFrom(type_to_proto(t.elem))
+    elif isinstance(t, OptionalType):
+        proto.optional_type.elem_type.CopyFrom(type_to_proto(t.elem))
+    return proto
+
+
+# -- attributes --------------------------------------------------------------------------
+
+def attr_from_proto(proto: onnx.AttributeProto, graph_from_proto: Callable[[onnx.GraphProto], Any],
+                    base_dir: Path | None = None) -> Attr:
+    kind = AttrKind(proto.type)
+    if kind == AttrKind.GRAPH:
+        return Attr(kind, graph_from_proto(proto.g))
+    if kind == AttrKind.GRAPHS:
+        return Attr(kind, tuple(graph_from_proto(g) for g in proto.graphs))
+    if kind == AttrKind.TENSOR:
+        return Attr(kind, tensor_from_proto(proto.t, base_dir))
+    if kind == AttrKind.TENSORS:
+        return Attr(kind, tuple(tensor_from_proto(t, base_dir) for t in proto.tensors))
+    if kind == AttrKind.TYPE_PROTO:
+        return Attr(kind, type_from_proto(proto.tp))
+    return Attr.make(onnx.helper.get_attribute_value(proto), kind)
+
+
+def attr_to_proto(name: str, attr: Attr, graph_to_proto: Callable[[Any], onnx.GraphProto] | None = None
+                  ) -> onnx.AttributeProto:
+    kind, value = attr.kind, attr.value
+    if kind == AttrKind.GRAPH:
+        assert graph_to_proto is not None, "graph attributes need a graph converter"
+        proto = onnx.AttributeProto(name=name, type=onnx.AttributeProto.GRAPH)
+        proto.g.CopyFrom(graph_to_proto(value))
+        return proto
+    if kind == AttrKind.GRAPHS:
+        assert graph_to_proto is not None, "graph attributes need a graph converter"
+        proto = onnx.AttributeProto(name=name, type=onnx.AttributeProto.GRAPHS)
+        proto.graphs.extend(graph_to_proto(g) for g in value)
+        return proto
+    if kind == AttrKind.TENSOR:
+        return onnx.helper.make_attribute(name, tensor_to_proto(value))
+    if kind == AttrKind.TENSORS:
+        proto = onnx.AttributeProto(name=name, type=onnx.AttributeProto.TENSORS)
+        proto.tensors.extend(tensor_to_proto(t) for t in value)
+        return proto
+    if kind == AttrKind.TYPE_PROTO:
+        proto = onnx.AttributeProto(name=name, type=onnx.AttributeProto.TYPE_PROTO)
+        proto.tp.CopyFrom(type_to_proto(value))
+        return proto
+    return onnx.helper.make_attribute(name, value, attr_type=onnx.AttributeProto.AttributeType.Value(kind.name))
