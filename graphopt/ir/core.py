@@ -203,6 +203,9 @@ class Node:
             return
         if isinstance(value, Attr):
             self.attrs[name] = value
+            for sub in (value.value if value.kind == AttrKind.GRAPHS else (value.value,)
+                        if value.kind == AttrKind.GRAPH else ()):
+                sub.parent = self
             return
         if kind is None:
             schema = self.schema
@@ -270,6 +273,7 @@ class Graph:
         self._len = 0
         self._insert_before: Node = self._root
         self._outputs: list[Value] = []
+        self._output_names: list[str | None] = []
         for node in nodes:
             self.append(node)
         self.outputs = list(outputs)
@@ -282,16 +286,29 @@ class Graph:
 
     @outputs.setter
     def outputs(self, values: Sequence[Value]) -> None:
+        self._set_outputs(list(values), [v.name for v in values])
+
+    @property
+    def output_names(self) -> list[str | None]:
+        """The model's output names. They stay put when a rewrite swaps the value behind an output."""
+        return list(self._output_names)
+
+    def set_output(self, index: int, value: Value, name: str | None = None) -> None:
+        """Make output ``index`` return ``value``, keeping its name unless ``name`` is given."""
+        names = list(self._output_names)
+        if name is not None:
+            names[index] = name
+        values = list(self._outputs)
+        values[index] = value
+        self._set_outputs(values, names)
+
+    def _set_outputs(self, values: list[Value], names: list[str | None]) -> None:
         for v in self._outputs:
             v._output_of.remove(self)
-        self._outputs = list(values)
-        for v in self._outputs:
+        self._outputs = values
+        self._output_names = names
+        for v in values:
             v._output_of.append(self)
-
-    def set_output(self, index: int, value: Value) -> None:
-        outs = self.outputs
-        outs[index] = value
-        self.outputs = outs
 
     # -- constants ---------------------------------------------------------------------
     @property
@@ -410,8 +427,8 @@ class Graph:
             return
         for use in list(old._uses):
             use.node.set_input(use.index, new)
-        for g in list(old._output_of):
-            g.outputs = [new if v is old else v for v in g._outputs]
+        for g in list(dict.fromkeys(old._output_of)):
+            g._set_outputs([new if v is old else v for v in g._outputs], g._output_names)
 
     # -- whole-graph operations --------------------------------------------------------
     def topological_sort(self) -> None:
@@ -479,7 +496,7 @@ class Graph:
             ins = [None if v is None else mapping.get(v, v) for v in n._inputs]
             g.append(Node(n.op, ins, attrs, domain=n.domain, outputs=outs, name=n.name,
                           provenance=n.provenance))
-        g.outputs = [mapping.get(v, v) for v in self._outputs]
+        g._set_outputs([mapping.get(v, v) for v in self._outputs], list(self._output_names))
         return g
 
     def __str__(self) -> str:

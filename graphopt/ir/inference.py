@@ -175,7 +175,7 @@ def _onnx_infer(node: Node, schema: OpSchema) -> list[Type]:
     version = max(schema.version, CANONICAL_OPSET) if node.domain in ("", "ai.onnx") else schema.version
     try:
         result = onnx.shape_inference.infer_node_outputs(
-            schema.onnx_schema, proto, input_types, input_data, {}, {node.domain: version}, 10
+            schema.onnx_schema, proto, input_types, input_data, {}, [onnx.helper.make_opsetid(node.domain, version)], 10
         )
     except Exception as e:
         raise InferenceError(f"{node.label}: {e}") from e

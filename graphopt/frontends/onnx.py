@@ -1,0 +1,258 @@
+"""ONNX frontend: a ModelProto (or file) of any opset from 7 on, lifted into canonical IR.
+
+Old opsets' forms are rewritten into the canonical opset by the normalizers in
+``onnx_opsets.py``; model-local functions are inlined; ``Constant`` nodes and
+initializers become graph constants; external data stays on disk, mapped lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import onnx
+import onnx.inliner
+from google.protobuf.message import DecodeError
+
+from graphopt.errors import GraphoptError, IRError, ModelLoadError
+from graphopt.frontends.onnx_opsets import normalize_node
+from graphopt.ir import protos
+from graphopt.ir.core import Graph, Node, Value
+from graphopt.ir.inference import infer_shapes
+from graphopt.ir.tensor import ArrayTensor, Tensor
+
+logger = logging.getLogger(__name__)
+
+_CONSTANT_VALUE_ATTRS = ("value", "value_float", "value_floats", "value_int", "value_ints",
+                         "value_string", "value_strings", "sparse_value")
+
+
+def from_onnx(model: onnx.ModelProto | str | Path | bytes) -> Graph:
+    """Lift an ONNX model (proto, serialized bytes or file path) into canonical IR."""
+    source = "<ModelProto>"
+    base_dir: Path | None = None
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        source, base_dir = str(path), path.resolve().parent
+        model = _read(path)
+    elif isinstance(model, bytes):
+        model = _parse(model, "<bytes>")
+    try:
+        return _Importer(model, base_dir).run()
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{source}: {e}") from None
+    except GraphoptError as e:
+        raise ModelLoadError(f"{source}: {e}") from e
+
+
+def _read(path: Path) -> onnx.ModelProto:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelLoadError(f"cannot read model file {str(path)!r}: {e.strerror}") from None
+    return _parse(data, str(path))
+
+
+def _parse(data: bytes, source: str) -> onnx.ModelProto:
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except DecodeError as e:
+        raise ModelLoadError(f"{source} is not a valid ONNX protobuf ({e}); the file may be truncated "
+                             "or not an ONNX model") from None
+    if not model.HasField("graph"):
+        raise ModelLoadError(f"{source} parses as protobuf but has no graph; is it an ONNX model?")
+    return model
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, base_dir: Path | None) -> None:
+        self.model = model
+        self.base_dir = base_dir
+        self.opsets = {o.domain if o.domain != "ai.onnx" else "": o.version for o in model.opset_import}
+
+    def run(self) -> Graph:
+        model = self.model
+        if model.functions:
+            try:
+                model = onnx.inliner.inline_local_functions(model)
+            except Exception as e:
+                raise ModelLoadError(f"could not inline the model's local functions: {e}") from e
+        graph = self.graph(model.graph, scope=None)
+        graph.opset_imports = dict(self.opsets)  # "" records the source opset: the emitter's default
+        graph.metadata = {p.key: p.value for p in model.metadata_props}
+        graph.doc = model.doc_string
+        infer_shapes(graph)
+        return graph
+
+    # -- graphs ------------------------------------------------------------------------
+    def graph(self, gp: onnx.GraphProto, scope: _Scope | None) -> Graph:
+        g = Graph(name=gp.name or "main")
+        local = _Scope(scope, g.name)
+        value_types = {vi.name: protos.type_from_proto(vi.type) for vi in gp.value_info}
+        initializer_names = set()
+        for t in gp.initializer:
+            initializer_names.add(t.name)
+            c = g.add_constant(self.tensor(t), t.name)
+            local.define(t.name, c, "initializer")
+        for t in gp.sparse_initializer:
+            c = g.add_constant(_dense(t), t.values.name)
+            local.define(t.values.name, c, "sparse initializer")
+        for vi in gp.input:
+            if vi.name in initializer_names:  # an overridable default: an input that carries a constant
+                c = local.names.pop(vi.name)
+                g.remove_constant(c)
+                v = Value(protos.type_from_proto(vi.type), vi.name, const=c.const)
+            else:
+                v = Value(protos.type_from_proto(vi.type), vi.name)
+            g.inputs.append(v)
+            local.define(vi.name, v, "graph input")
+
+        pending: list[tuple[Node, list[str]]] = []
+        for index, np_ in enumerate(gp.node):
+            node = self.node(np_, index, g, local, value_types)
+            if node is not None:
+                pending.append((node, list(np_.input)))
+        for node, names in pending:
+            for name in names:
+                node.append_input(local.lookup(name, node) if name else None)
+            node.trim_inputs()
+        try:
+            g.topological_sort()
+        except IRError as e:
+            raise ModelLoadError(str(e)) from None
+        outputs = []
+        for vi in gp.output:
+            v = local.lookup(vi.name, None)
+            if v.type is None:
+                v.type = protos.type_from_proto(vi.type)
+            outputs.append(v)
+        names = [vi.name for vi in gp.output]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ModelLoadError(f"graph {g.name!r} lists output {dup!r} more than once")
+        g._set_outputs(outputs, names)
+        for node, _ in pending:
+            normalize_node(node, g, self.opsets.get(node.domain, 1))
+        return g
+
+    def node(self, np_: onnx.NodeProto, index: int, g: Graph, scope: _Scope,
+             value_types: dict[str, Any]) -> Node | None:
+        where = f"node {np_.name or index} ({np_.op_type})"
+        if np_.op_type == "Constant" and np_.domain in ("", "ai.onnx"):
+            if len(np_.output) != 1:
+                raise ModelLoadError(f"{where} must have exactly one output")
+            c = g.add_constant(self.constant_value(np_, where), np_.output[0])
+            scope.define(np_.output[0], c, where)
+            return None
+        domain = "" if np_.domain == "ai.onnx" else np_.domain
+        _check_against_schema(np_, self.opsets.get(domain, 1), where)
+        attrs = {}
+        for a in np_.attribute:
+            try:
+                attrs[a.name] = protos.attr_from_proto(a, lambda sub: self.graph(sub, scope), self.base_dir)
+            except GraphoptError:
+                raise
+            except Exception as e:
+                raise ModelLoadError(f"{where}: attribute {a.name!r} is malformed: {e}") from e
+        outputs: list[Value | None] = []
+        for name in np_.output:
+            if not name:
+                outputs.append(None)
+                continue
+            v = Value(value_types.get(name), name)
+            scope.define(name, v, where)
+            outputs.append(v)
+        while outputs and outputs[-1] is None:
+            outputs.pop()
+        node = Node(np_.op_type, (), attrs, domain=domain, outputs=outputs, name=np_.name or None)
+        g.append(node)
+        return node
+
+    def tensor(self, t: onnx.TensorProto) -> Tensor:
+        return protos.tensor_from_proto(t, self.base_dir)
+
+    def constant_value(self, np_: onnx.NodeProto, where: str) -> Tensor:
+        present = [a for a in np_.attribute if a.name in _CONSTANT_VALUE_ATTRS]
+        if len(present) != 1:
+            raise ModelLoadError(f"{where}: a Constant needs exactly one value attribute, has "
+                                 f"{[a.name for a in np_.attribute]}")
+        a = present[0]
+        if a.name == "value":
+            return self.tensor(a.t)
+        if a.name == "sparse_value":
+            return _dense(a.sparse_tensor)
+        import numpy as np
+
+        value = onnx.helper.get_attribute_value(a)
+        dtype = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
+                 "value_ints": np.int64}.get(a.name, object)
+        return ArrayTensor(np.array(value, dtype=dtype))
+
+
+class _Scope:
+    """Name → Value for one graph, falling back to enclosing graphs (subgraph outer references)."""
+
+    def __init__(self, parent: _Scope | None, graph_name: str) -> None:
+        self.parent = parent
+        self.graph_name = graph_name
+        self.names: dict[str, Value] = {}
+
+    def define(self, name: str, value: Value, where: str) -> None:
+        if not name:
+            return
+        if name in self.names:
+            raise ModelLoadError(f"{where}: value name {name!r} is defined twice in graph {self.graph_name!r} "
+                                 "(ONNX graphs must be in SSA form)")
+        self.names[name] = value
+
+    def lookup(self, name: str, user: Node | None) -> Value:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+        who = f"{user.label} reads" if user is not None else "the graph output refers to"
+        raise ModelLoadError(f"{who} {name!r}, which no node, input or initializer of graph "
+                             f"{self.graph_name!r} (or an enclosing graph) defines")
+
+
+def _check_against_schema(np_: onnx.NodeProto, version: int, where: str) -> None:
+    """Arity and attributes against the op's schema at the model's own opset version."""
+    domain = "" if np_.domain == "ai.onnx" else np_.domain
+    try:
+        schema = onnx.defs.get_schema(np_.op_type, version, domain)
+    except onnx.defs.SchemaError:
+        return  # an op ONNX does not define: representable, checked by whoever defines it
+    n_in, n_out = len(np_.input), len(np_.output)
+    if not schema.min_input <= n_in <= schema.max_input:
+        raise ModelLoadError(f"{where}: {np_.op_type}-{schema.since_version} takes {schema.min_input}.."
+                             f"{schema.max_input} inputs, this node has {n_in}")
+    if not min(schema.min_output, 1) <= n_out <= schema.max_output:
+        raise ModelLoadError(f"{where}: {np_.op_type}-{schema.since_version} produces {schema.min_output}.."
+                             f"{schema.max_output} outputs, this node has {n_out}")
+    given = {a.name: a for a in np_.attribute}
+    for name, spec in schema.attributes.items():
+        if spec.required and name not in given:
+            raise ModelLoadError(f"{where}: required attribute {name!r} is missing")
+    for name, a in given.items():
+        spec = schema.attributes.get(name)
+        if spec is None:
+            raise ModelLoadError(f"{where}: {np_.op_type}-{schema.since_version} has no attribute {name!r}")
+        if int(spec.type.value) != a.type:
+            raise ModelLoadError(f"{where}: attribute {name!r} should be {spec.type.name}, is "
+                                 f"{onnx.AttributeProto.AttributeType.Name(a.type)}")
+
+
+def _dense(sp: onnx.SparseTensorProto) -> Tensor:
+    import numpy as np
+
+    values = onnx.numpy_helper.to_array(sp.values)
+    indices = onnx.numpy_helper.to_array(sp.indices)
+    dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
+    flat = dense.reshape(-1)
+    if indices.ndim == 2:
+        indices = np.ravel_multi_index(tuple(indices.T), dense.shape)
+    flat[indices] = values
+    return ArrayTensor(dense)

@@ -1,0 +1,175 @@
+"""Normalizers from older ONNX opsets into the canonical opset.
+
+Each normalizer rewrites one op's pre-``since`` form (attributes that later
+became inputs, renamed or removed ops, changed defaults) into its canonical
+form. Passes never see opset differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx.defs
+
+from graphopt.errors import ModelLoadError
+from graphopt.ir.core import Graph, Node
+
+MIN_OPSET = 7
+"""The oldest default-domain opset the frontend reads."""
+
+Normalizer = Callable[[Node, Graph], None]
+_NORMALIZERS: dict[str, list[tuple[int, Normalizer]]] = {}
+
+
+def normalize_node(node: Node, graph: Graph, version: int) -> None:
+    """Rewrite ``node`` (read at opset ``version`` of its domain) into canonical form, in place."""
+    if node.domain != "":
+        return
+    if version < MIN_OPSET:
+        schema = node.schema
+        if schema is None or onnx.defs.get_schema(node.op, version, "").since_version != schema.version:
+            raise ModelLoadError(f"{node.label}: opset {version} predates the oldest opset graphopt normalizes "
+                                 f"({MIN_OPSET}) and {node.op} changed since; convert the model to opset "
+                                 f"{MIN_OPSET} or newer first (onnx.version_converter)")
+    for since, fn in _NORMALIZERS.get(node.op, ()):
+        if version < since:
+            fn(node, graph)
+
+
+def _normalizer(op: str, since: int) -> Callable[[Normalizer], Normalizer]:
+    """Register ``fn`` for models whose opset is older than ``since`` (applied oldest first)."""
+
+    def register(fn: Normalizer) -> Normalizer:
+        _NORMALIZERS.setdefault(op, []).append((since, fn))
+        _NORMALIZERS[op].sort(key=lambda item: item[0])
+        return fn
+
+    return register
+
+
+def _attr_to_input(node: Node, graph: Graph, attr: str, index: int, dtype: type = np.int64) -> None:
+    """Move attribute ``attr`` (if present) to constant input ``index``."""
+    a = node.attrs.pop(attr, None)
+    if a is None:
+        return
+    while len(node.inputs) <= index:
+        node.append_input(None)
+    node.set_input(index, graph.add_constant(np.array(a.value, dtype=dtype)))
+
+
+def _attrs_to_inputs(*pairs: tuple[str, int]) -> Normalizer:
+    def fn(node: Node, graph: Graph) -> None:
+        for attr, index in pairs:
+            _attr_to_input(node, graph, attr, index)
+
+    return fn
+
+
+for _op, _since, _pairs in [
+    ("Reshape", 5, [("shape", 1)]),
+    ("Squeeze", 13, [("axes", 1)]),
+    ("Unsqueeze", 13, [("axes", 1)]),
+    ("Split", 13, [("split", 1)]),
+    ("ReduceSum", 13, [("axes", 1)]),
+    ("Slice", 10, [("starts", 1), ("ends", 2), ("axes", 3)]),
+    ("TopK", 10, [("k", 1)]),
+    ("Pad", 11, [("pads", 1)]),
+] + [(op, 18, [("axes", 1)]) for op in ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
+                                        "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSumSquare")]:
+    _normalizer(_op, _since)(_attrs_to_inputs(*_pairs))
+
+
+def _value_like(node: Node, graph: Graph, attr: str, index: int) -> None:
+    """Move a float attribute to an input of the data input's dtype (Pad's value, Clip's bounds)."""
+    a = node.attrs.pop(attr, None)
+    if a is None:
+        return
+    data = node.inputs[0]
+    dtype = data.dtype.numpy if data is not None and data.dtype is not None else np.float32
+    while len(node.inputs) <= index:
+        node.append_input(None)
+    node.set_input(index, graph.add_constant(np.array(a.value, dtype=dtype)))
+
+
+@_normalizer("Split", 18)
+def _split_num_outputs(node: Node, graph: Graph) -> None:
+    """Before opset 18, a Split with no sizes splits evenly into as many parts as it has outputs."""
+    if len(node.inputs) < 2 and "split" not in node.attrs:
+        node.set_attr("num_outputs", len(node.outputs))
+
+
+@_normalizer("Pad", 11)
+def _pad_value(node: Node, graph: Graph) -> None:
+    _value_like(node, graph, "value", 2)
+
+
+@_normalizer("Clip", 11)
+def _clip_bounds(node: Node, graph: Graph) -> None:
+    _value_like(node, graph, "min", 1)
+    _value_like(node, graph, "max", 2)
+
+
+@_normalizer("Dropout", 12)
+def _dropout_ratio(node: Node, graph: Graph) -> None:
+    _attr_to_input(node, graph, "ratio", 1, np.float32)
+
+
+@_normalizer("BatchNormalization", 9)
+def _bn_spatial(node: Node, graph: Graph) -> None:
+    a = node.attrs.pop("spatial", None)
+    if a is not None and a.value == 0:
+        raise ModelLoadError(f"{node.label}: BatchNormalization with spatial=0 (per-activation statistics) "
+                             "has no canonical form; re-export the model at opset >= 9")
+
+
+@_normalizer("Upsample", 10)
+def _upsample_to_resize(node: Node, graph: Graph) -> None:
+    scales = node.attrs.pop("scales", None)
+    if scales is not None:  # Upsample-7 keeps scales as an attribute
+        node.append_input(graph.add_constant(np.array(scales.value, dtype=np.float32)))
+    _resize10_to_11(node, graph)
+    node.op = "Resize"
+
+
+@_normalizer("Resize", 11)
+def _resize10_to_11(node: Node, graph: Graph) -> None:
+    scales = node.inputs[1]
+    node.set_input(1, None)
+    node.append_input(scales)
+    mode = node.attr("mode", "nearest")
+    node.set_attr("mode", "linear" if mode in ("linear", "bilinear") else mode)
+    node.set_attr("coordinate_transformation_mode", "asymmetric")
+    if node.attrs["mode"].value == "nearest":
+        node.set_attr("nearest_mode", "floor")
+
+
+@_normalizer("Scatter", 11)
+def _scatter_to_elements(node: Node, graph: Graph) -> None:
+    node.op = "ScatterElements"
+
+
+for _op in ("Softmax", "LogSoftmax", "Hardmax"):
+
+    @_normalizer(_op, 13)
+    def _coerced_2d(node: Node, graph: Graph) -> None:
+        """Opsets < 13 flatten the input to 2-D at ``axis`` and normalize each row."""
+        axis = node.attrs.pop("axis").value if "axis" in node.attrs else 1
+        x = node.inputs[0]
+        rank = None if x is None or x.shape is None else len(x.shape)
+        if rank is not None and axis % rank == rank - 1:
+            node.set_attr("axis", -1)
+            return
+        with graph.inserting_before(node):
+            shape = graph.add("Shape", [x]).output
+            flat = graph.add("Flatten", [x], {"axis": axis}).output
+        node.set_input(0, flat)
+        node.set_attr("axis", 1)
+        out = node.outputs[0]
+        assert out is not None
+        with graph.inserting_after(node):
+            restored = graph.add("Reshape", [out, shape]).output
+        graph.replace_all_uses(out, restored)
+        restored.producer.set_input(0, out)  # type: ignore[union-attr]
+        restored.type, restored.name, out.name = out.type, out.name, None
+        out.type = None
