@@ -13,6 +13,9 @@ from graphopt.ir.core import Graph, Node
 from graphopt.ir.registry import CANONICAL_OPSET
 
 _Lowering = Callable[[Node, Graph], None]
+
+_CANONICAL_SINCE = {"Reshape": 5, "Scan": 9}
+"""Ops whose canonical form has no lowering to their oldest versions."""
 _LOWERINGS: dict[str, list[tuple[int, _Lowering]]] = {}
 
 
@@ -28,8 +31,8 @@ def lower_to_opset(graph: Graph, opset: int) -> Graph:
             old = onnx.defs.get_schema(node.op, opset, "")
         except onnx.defs.SchemaError:
             old = None
-        if old is None or old.deprecated:
-            since = node.schema.version if node.schema else "?"
+        if old is None or old.deprecated or opset < _CANONICAL_SINCE.get(node.op, 0):
+            since = _CANONICAL_SINCE.get(node.op) or _first_version(node.op)
             raise ExportError(f"{node.label}: {node.op} needs opset >= {since}; cannot emit at opset {opset}")
         for since, fn in _LOWERINGS.get(node.op, ()):
             if opset < since:
@@ -39,7 +42,8 @@ def lower_to_opset(graph: Graph, opset: int) -> Graph:
 
 def min_opset(graph: Graph) -> int:
     """The oldest default-domain opset that has every standard op of ``graph``."""
-    return max((_first_version(n.op) for n in graph.walk() if not n.domain), default=1)
+    return max((max(_first_version(n.op), _CANONICAL_SINCE.get(n.op, 0)) for n in graph.walk() if not n.domain),
+               default=1)
 
 
 @functools.cache

@@ -13,7 +13,9 @@ import numpy as np
 import onnx.defs
 
 from graphopt.errors import ModelLoadError
-from graphopt.ir.core import Graph, Node
+from graphopt.ir.core import Graph, Node, Value
+from graphopt.ir.dtypes import DType
+from graphopt.ir.types import TensorType
 
 MIN_OPSET = 7
 """The oldest default-domain opset the frontend reads."""
@@ -173,3 +175,38 @@ for _op in ("Softmax", "LogSoftmax", "Hardmax"):
         restored.producer.set_input(0, out)  # type: ignore[union-attr]
         restored.type, restored.name, out.name = out.type, out.name, None
         out.type = None
+
+
+@_normalizer("Scan", 9)
+def _batched_scan(node: Node, graph: Graph) -> None:
+    """Scan-8 runs over a leading batch axis; canonically that is a Loop over the batch around a Scan."""
+    seq_lens, *rest = node.inputs
+    if seq_lens is not None:
+        lens = seq_lens.numpy()
+        if lens is None or len(set(lens.tolist())) > 1:
+            raise ModelLoadError(f"{node.label}: Scan-8 with per-batch sequence_lens has no canonical form; "
+                                 "re-export the model at opset >= 9")
+    n_scan = node.attr("num_scan_inputs")
+    directions = node.attrs.pop("directions", None)
+    body_graph = node.attrs.pop("body").value
+    int64, boolean = TensorType(DType.INT64, ()), TensorType(DType.BOOL, ())
+    loop_body = Graph(name=f"{body_graph.name}_batch")
+    # a pass-through carried value: Loop before opset 11 needs at least one
+    step, cond, carry = Value(int64, "batch_index"), Value(boolean, "cond"), Value(int64, "batch_carry")
+    loop_body.inputs += [step, cond, carry]
+    per_item = [loop_body.add("Gather", [v, step], {"axis": 0}).output for v in rest]
+    scan_attrs = {"body": body_graph, "num_scan_inputs": n_scan}
+    if directions is not None:
+        scan_attrs["scan_input_directions"] = directions.value
+    inner = loop_body.add("Scan", per_item, scan_attrs, num_outputs=len(node.outputs))
+    loop_body.outputs = [loop_body.add("Identity", [cond]).output, loop_body.add("Identity", [carry]).output,
+                         *inner.outputs]
+    with graph.inserting_before(node):
+        shape = graph.add("Shape", [rest[-1]]).output
+        batch = graph.add("Gather", [shape, graph.add_constant(np.array(0, np.int64))]).output
+        loop = graph.add("Loop", [batch, None, batch], {"body": loop_body}, num_outputs=1 + len(node.outputs))
+    for old, new in zip(node.outputs, loop.outputs[1:]):
+        if old is not None and new is not None:
+            new.type, new.name = old.type, old.name
+            graph.replace_all_uses(old, new)
+    graph.remove(node)

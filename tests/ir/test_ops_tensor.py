@@ -392,3 +392,53 @@ def test_gather_of_embedding_and_depth_to_space() -> None:
     assert out_type(g, g.add("Gather", [emb, ids]).output).shape == ("N", "seq", 16)
     h, x = sym_graph(("N", 8, "H", 3))
     assert out_type(h, h.add("DepthToSpace", [x], {"blocksize": 2}).output).shape == ("N", 2, None, 6)
+
+
+def shape_values(g: Graph) -> dict[Value, Any]:
+    """Run inference node by node and return the symbolic values it recorded."""
+    sym: dict[Value, Any] = {}
+    for node in g:
+        for out, t in zip(node.outputs, infer_node(node, sym), strict=True):
+            out.type = t
+    return sym
+
+
+def test_shape_values_flow_through_gather_slice_concat_squeeze() -> None:
+    g, x = sym_graph(("N", "seq", 12, 64))
+    shape = g.add("Shape", [x]).output
+    last_two = g.add("Slice", [shape, g.add_constant(ints_(-2)), g.add_constant(ints_(I64_MAX))]).output
+    picked = g.add("Gather", [shape, g.add_constant(ints_(1, -4))]).output
+    first = g.add("Squeeze", [g.add("Gather", [shape, g.add_constant(ints_(0))]).output]).output
+    again = g.add("Unsqueeze", [first, g.add_constant(ints_(0))]).output
+    joined = g.add("Concat", [again, picked, last_two], {"axis": 0}).output
+    flat = g.add("Reshape", [joined, g.add_constant(ints_(-1))]).output
+    sym = shape_values(g)
+    assert [sym[v] for v in (shape, last_two, picked, first, again, joined, flat)] == [
+        ("N", "seq", 12, 64), (12, 64), ("seq", "N"), ("N",), ("N",), ("N", "seq", "N", 12, 64),
+        ("N", "seq", "N", 12, 64)]
+    assert first.type == TensorType(DType.INT64, ())
+    assert flat.type == TensorType(DType.INT64, (5,))
+
+
+def test_range_over_a_static_dim_has_a_known_value() -> None:
+    g, x = sym_graph(("N", 4))
+    limit = g.add("Squeeze", [dim_of(g, x, 1, vector=True), g.add_constant(ints_(0))]).output
+    r = g.add("Range", [g.add_constant(scalar(0)), limit, g.add_constant(scalar(2))]).output
+    sym = shape_values(g)
+    assert r.type == TensorType(DType.INT64, (2,)) and sym[r] == (0, 2)
+
+
+def test_slice_to_a_symbolic_bound() -> None:
+    """x[:, :seq] of a static-length buffer (position ids) takes the symbol."""
+    g, ids = sym_graph(("N", "seq"), DType.INT64)
+    table = g.add_constant(np.arange(512, dtype=np.int64).reshape(1, 512))
+    end = dim_of(g, ids, 1, vector=True)
+    y = g.add("Slice", [table, g.add_constant(ints_(0)), end, g.add_constant(ints_(1))]).output
+    assert out_type(g, y).shape == (1, "seq")
+
+
+def test_gather_out_of_range_on_a_shape_value_fails() -> None:
+    g, x = sym_graph(("N", 3))
+    g.add("Gather", [g.add("Shape", [x]).output, g.add_constant(ints_(2))])
+    with pytest.raises(InferenceError, match="out of range"):
+        infer_shapes(g, strict=True)

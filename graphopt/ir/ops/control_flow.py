@@ -12,7 +12,7 @@ from graphopt.ir.dtypes import DType
 from graphopt.ir.inference import InferContext, infer_shapes
 from graphopt.ir.interpreter import EvalContext
 from graphopt.ir.registry import kernel, shape_inference
-from graphopt.ir.types import Dim, OptionalType, SequenceType, TensorType, Type
+from graphopt.ir.types import Dim, OptionalType, SequenceType, TensorType, Type, merge_types
 
 # -- helpers shared with other families that run subgraphs (SequenceMap) -------------------
 
@@ -38,18 +38,22 @@ def join_types(a: Type, b: Type) -> Type:
 
 
 def bind_subgraph_inputs(graph: Graph, types: Sequence[Type]) -> None:
-    """Type the untyped inputs of ``graph`` with what its node feeds them, and re-infer it if any changed.
-
-    Declared input types are kept: a loop-carried value may change shape between
-    iterations, so the outer value's type is not necessarily the body input's.
-    """
+    """Refine the subgraph's input types with what its node feeds them, and re-infer it if any changed."""
     changed = False
     for v, t in zip(graph.inputs, types, strict=False):
-        if v.type is None and t is not None:
-            v.type = t
+        merged = merge_types(v.type, t)
+        if merged != v.type:
+            v.type = merged
             changed = True
     if changed:
         infer_shapes(graph)
+
+
+def loose(t: Type) -> Type:
+    """``t`` without its dims: all a loop-carried value is sure to keep when shapes change between iterations."""
+    if isinstance(t, TensorType) and t.shape is not None:
+        return TensorType(t.dtype, (None,) * len(t.shape))
+    return t
 
 
 def padded_inputs(ctx: EvalContext, args: Sequence[Any]) -> list[Any]:
@@ -134,7 +138,7 @@ def infer_loop(ctx: InferContext) -> list[Type]:
     body: Graph = ctx.attr("body")
     n_state = ctx.num_inputs - 2
     init = [ctx.type(2 + i) for i in range(n_state)]
-    bind_subgraph_inputs(body, [TensorType(DType.INT64, ()), TensorType(DType.BOOL, ()), *init])
+    bind_subgraph_inputs(body, [TensorType(DType.INT64, ()), TensorType(DType.BOOL, ()), *map(loose, init)])
     outs = [v.type for v in body.outputs]
     states = [join_types(t, o) for t, o in zip(init, outs[1:1 + n_state], strict=False)]
     trips = _trip_count(ctx, body)
@@ -218,7 +222,7 @@ def infer_scan(ctx: InferContext) -> list[Type]:
             axis %= len(t.shape)
             steps.append(t.shape[axis])
         slices.append(_without_dim(t, axis))
-    bind_subgraph_inputs(body, [*init, *slices])
+    bind_subgraph_inputs(body, [*map(loose, init), *slices])
     outs = [v.type for v in body.outputs]
     states = [join_types(t, o) for t, o in zip(init, outs[:n_state], strict=False)]
     length = next((d for d in steps if isinstance(d, int)), steps[0] if steps else None)

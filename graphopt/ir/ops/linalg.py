@@ -282,3 +282,56 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, attn_mask: np.ndarray
     y = (probs @ vc).astype(q.dtype)
     qk = (raw, capped, biased, probs)[qk_matmul_output_mode].astype(q.dtype)
     return (_from_heads(y) if three_d else y), present_key, present_value, qk
+
+
+def _heads_view(shape: Shape, num_heads: int | None) -> tuple[Dim, ...] | None:
+    """(batch, heads, seq, head_size) of a 3-D or 4-D Attention operand."""
+    if shape is None or len(shape) not in (3, 4):
+        return None
+    if len(shape) == 4:
+        return shape
+    batch, seq, hidden = shape
+    head_size = hidden // num_heads if isinstance(hidden, int) and num_heads else None
+    return batch, num_heads, seq, head_size
+
+
+def _known(*dims: Dim) -> Dim:
+    """The best-known of dims that must agree: the first int, else the first symbol."""
+    return next((d for d in dims if isinstance(d, int)), next((d for d in dims if d is not None), None))
+
+
+def _add_dims(a: Dim, b: Dim) -> Dim:
+    if a == 0 or b == 0:
+        return b if a == 0 else a
+    return a + b if isinstance(a, int) and isinstance(b, int) else None
+
+
+@shape_inference("Attention")
+def infer_attention(ctx: InferContext) -> list[Type]:
+    q_dtype, k_dtype, v_dtype = ctx.dtype(0), ctx.dtype(1), ctx.dtype(2)
+    if q_dtype is None:
+        return [None] * 4
+    q_rank = ctx.rank(0)
+    q = _heads_view(ctx.shape(0), ctx.attr("q_num_heads", None))
+    k = _heads_view(ctx.shape(1), ctx.attr("kv_num_heads", None))
+    v = _heads_view(ctx.shape(2), ctx.attr("kv_num_heads", None))
+    if q is None or k is None or v is None:
+        return [TensorType(q_dtype), TensorType(k_dtype or q_dtype), TensorType(v_dtype or q_dtype),
+                TensorType(q_dtype)]
+    batch, kv_len = _known(q[0], k[0], v[0]), _known(k[2], v[2])
+    past = ctx.shape(4)
+    past_len = 0 if not ctx.has_input(4) else past[2] if past is not None and len(past) == 4 else None
+    total = _add_dims(past_len, kv_len)
+    heads_q, v_head = q[1], v[3]
+    if q_rank == 3:
+        hidden = heads_q * v_head if isinstance(heads_q, int) and isinstance(v_head, int) else None
+        y: tuple[Dim, ...] = (batch, q[2], hidden)
+    else:
+        y = (batch, heads_q, q[2], v_head)
+    kv_heads = _known(k[1], v[1])
+    return [
+        TensorType(q_dtype, y),
+        TensorType(k_dtype or q_dtype, (batch, kv_heads, total, k[3])),
+        TensorType(v_dtype or q_dtype, (batch, kv_heads, total, v_head)),
+        TensorType(q_dtype, (batch, heads_q, q[2], total)),
+    ]

@@ -164,7 +164,7 @@ def reshape_dims(source: Shape, target: SymValue, allowzero: bool) -> tuple[Dim,
     """Output dims of Reshape(source, target) where ``target`` may hold symbols, 0 and -1."""
     out: list[Dim] = []
     for i, d in enumerate(target):
-        if d == 0 and not allowzero and not isinstance(d, str):
+        if d == 0 and not allowzero:
             out.append(source[i] if source is not None and i < len(source) else None)
         else:
             out.append(d)
@@ -483,6 +483,8 @@ def range_length(start: np.ndarray, limit: np.ndarray, delta: np.ndarray) -> int
 
 @kernel("Range")
 def range_(start: np.ndarray, limit: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    # Scalars by the spec, but exporters (and ONNX's own function bodies) also pass 1-element vectors.
+    start, limit, delta = (a.reshape(()) for a in (start, limit, delta))
     n = range_length(start, limit, delta)
     return (start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype)
 
@@ -503,10 +505,13 @@ def _infer_range(ctx: InferContext) -> list[Type]:
     start, limit, delta = (_scalar_dim(ctx, i) for i in range(3))
     consts = [ctx.const(i) for i in range(3)]
     length: Dim = None
-    if all(c is not None for c in consts):
+    if isinstance(start, int) and isinstance(limit, int) and isinstance(delta, int) and delta:
+        values = range(start, limit, delta)
+        length = len(values)
+        if ctx.dtype(0) is not None and ctx.dtype(0).is_integer and length <= MAX_SYM_LEN:  # type: ignore[union-attr]
+            ctx.set_sym(0, tuple(values))
+    elif all(c is not None for c in consts):
         length = range_length(*consts)  # type: ignore[arg-type]
-        if consts[0].dtype.kind in "iu" and length <= MAX_SYM_LEN:  # type: ignore[union-attr]
-            ctx.set_sym(0, tuple(ints(range_(*consts))))  # type: ignore[arg-type]
     elif start == 0 and delta == 1:
         length = limit
     return [tensor_of(ctx, 0, (length,))]
