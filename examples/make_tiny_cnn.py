@@ -22,8 +22,8 @@ def weight(name: str, *shape: int, scale: float = 0.1) -> str:
 
 
 def conv_bn_relu(x: str, cin: int, cout: int, name: str, stride: int = 1, relu: bool = True) -> str:
-    nodes.append(helper.make_node("Conv", [x, weight(f"{name}.w", cout, cin, 3, 3)], [f"{name}.conv"], name=f"{name}/conv",
-                                  pads=[1, 1, 1, 1], strides=[stride, stride]))
+    nodes.append(helper.make_node("Conv", [x, weight(f"{name}.w", cout, cin, 3, 3)], [f"{name}.conv"],
+                                  name=f"{name}/conv", pads=[1, 1, 1, 1], strides=[stride, stride]))
     bn = [weight(f"{name}.bn.{p}", cout) for p in ("scale", "bias", "mean")]
     inits.append(numpy_helper.from_array(rng.uniform(0.5, 1.5, cout).astype(np.float32), f"{name}.bn.var"))
     nodes.append(helper.make_node("BatchNormalization", [f"{name}.conv", *bn, f"{name}.bn.var"], [f"{name}.bn"],
@@ -44,7 +44,8 @@ nodes.append(helper.make_node("Gemm", ["features", weight("fc.w", 10, 16), weigh
                               name="fc", transB=1))
 nodes.append(helper.make_node("Softmax", ["logits"], ["probs"], name="softmax", axis=-1))
 
-graph = helper.make_graph(nodes, "tiny_cnn", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 32, 32])],
+graph = helper.make_graph(nodes, "tiny_cnn",
+                          [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 32, 32])],
                           [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 10])], inits)
 model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)],
                           producer_name="graphopt-examples")

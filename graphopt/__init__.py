@@ -13,10 +13,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from graphopt.errors import GraphoptError, ModelLoadError  # noqa: E402
-from graphopt.ir import Graph, evaluate  # noqa: E402
-from graphopt.ir.verifier import verify  # noqa: E402
-from graphopt.passes.pipeline import optimize  # noqa: E402
+from graphopt.errors import GraphoptError, ModelLoadError
+from graphopt.ir import Graph, evaluate
+from graphopt.ir.verifier import verify
+from graphopt.passes.pipeline import optimize
 
 __all__ = ["Graph", "GraphoptError", "evaluate", "from_onnx", "load", "optimize", "save", "to_onnx", "verify"]
 

@@ -15,26 +15,38 @@ from graphopt.ir.summary import summarize
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="graphopt", description=__doc__)
-    parser.add_argument("model", type=Path, help="input model (.onnx)")
-    parser.add_argument("-o", "--output", type=Path, help="where to write the result (.onnx)")
-    parser.add_argument("-p", "--pipeline", default="O0", help="optimization pipeline (default: O0)")
-    parser.add_argument("--opset", type=int, help="ONNX opset to emit (default: the source model's)")
-    parser.add_argument("--no-ir", action="store_true", help="do not print the IR text")
+    parser = argparse.ArgumentParser(prog="graphopt", description="graph-optimizing compiler for DL models")
+    commands = parser.add_subparsers(dest="command", required=True)
+    opt = commands.add_parser("optimize", help="optimize a model and write the result")
+    opt.add_argument("model", type=Path, help="input model (.onnx)")
+    opt.add_argument("-o", "--output", type=Path, required=True, help="where to write the result (.onnx)")
+    opt.add_argument("-p", "--pipeline", default="O0", help="optimization pipeline (default: O0)")
+    opt.add_argument("--opset", type=int, help="ONNX opset to emit (default: the source model's)")
+    opt.add_argument("--print-ir", action="store_true", help="print the optimized IR as text")
+    show = commands.add_parser("show", help="print a model's IR and summary")
+    show.add_argument("model", type=Path, help="model (.onnx)")
     args = parser.parse_args(argv)
     try:
-        return _run(args)
+        return _optimize(args) if args.command == "optimize" else _show(args)
     except GraphoptError as e:
         print(f"graphopt: error: {e}", file=sys.stderr)
         return 1
 
 
-def _run(args: argparse.Namespace) -> int:
+def _show(args: argparse.Namespace) -> int:
+    graph = graphopt.load(args.model)
+    print(graph)
+    print()
+    print(summarize(graph))
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     graph = graphopt.load(args.model)
     loaded = time.perf_counter()
     result = graphopt.optimize(graph, pipeline=args.pipeline)
-    if not args.no_ir:
+    if args.print_ir:
         print(result)
         print()
     print(summarize(result))
@@ -43,9 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\nload {1000 * (loaded - start):.1f} ms, optimize + emit {1000 * (emitted - loaded):.1f} ms "
           f"(pipeline {args.pipeline}, opset {model.opset_import[0].version})")
     _check_against_original(args.model, model)
-    if args.output:
-        graphopt.save(result, args.output, opset=args.opset)
-        print(f"wrote {args.output}")
+    graphopt.save(result, args.output, opset=args.opset)
+    print(f"wrote {args.output}")
     return 0
 
 

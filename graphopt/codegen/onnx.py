@@ -15,8 +15,8 @@ from graphopt.codegen.onnx_opsets import lower_to_opset, min_opset
 from graphopt.errors import ExportError, UnsupportedOpError
 from graphopt.ir import protos
 from graphopt.ir.core import Graph, Node, Value
-from graphopt.ir.registry import CANONICAL_OPSET, GRAPHOPT_DOMAIN
 from graphopt.ir.dtypes import DType
+from graphopt.ir.registry import CANONICAL_OPSET, GRAPHOPT_DOMAIN
 from graphopt.ir.tensor import ExternalTensor, Tensor
 from graphopt.ir.types import OptionalType, SequenceType, TensorType, Type
 
@@ -38,8 +38,8 @@ def default_opset() -> int:
             [onnx.helper.make_node("Identity", ["x"], ["y"])], "probe",
             [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
             [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
-        m = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", opset)],
-                                   ir_version=onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", opset)]))
+        ids = [onnx.helper.make_opsetid("", opset)]
+        m = onnx.helper.make_model(g, opset_imports=ids, ir_version=onnx.helper.find_min_ir_version_for(ids))
         try:
             ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
             return opset

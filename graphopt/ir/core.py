@@ -45,7 +45,7 @@ class Provenance:
 class Value:
     """An SSA value: a graph input, a constant, or one output of a node."""
 
-    __slots__ = ("name", "type", "producer", "index", "const", "_uses", "_output_of")
+    __slots__ = ("_output_of", "_uses", "const", "index", "name", "producer", "type")
 
     def __init__(self, type: Type = None, name: str | None = None, const: Tensor | None = None) -> None:
         self.name = name
@@ -96,8 +96,19 @@ class Value:
 class Node:
     """One operation. Inputs may be ``None`` (omitted optional input); so may outputs."""
 
-    __slots__ = ("op", "domain", "_inputs", "_outputs", "attrs", "name", "graph", "provenance",
-                 "_prev", "_next", "_removed")
+    __slots__ = (
+        "_inputs",
+        "_next",
+        "_outputs",
+        "_prev",
+        "_removed",
+        "attrs",
+        "domain",
+        "graph",
+        "name",
+        "op",
+        "provenance",
+    )
 
     def __init__(
         self,

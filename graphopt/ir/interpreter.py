@@ -36,7 +36,7 @@ class EvalContext:
 
 
 class _Env:
-    __slots__ = ("values", "parent")
+    __slots__ = ("parent", "values")
 
     def __init__(self, parent: _Env | None = None) -> None:
         self.values: dict[Value, Any] = {}

@@ -1,12 +1,16 @@
 """Reads the text form that :mod:`graphopt.ir.printer` writes (and that tests are written in) back into a Graph.
 
-A regular-expression tokenizer feeds a recursive-descent parser. Names resolve
-lexically: a subgraph sees the values of the graphs around it, and a value must
-be defined before it is used. Beyond what the printer emits, the parser accepts
-a few conveniences for hand-written text: value types may be left out
-(``%y = Relu(%x)``), a constant's type may be left out when its literal says it
-(``%s = const [1, -1]`` is ``i64[2]``, ``const 0.5`` is ``f32[]``), ``<elided>``
-may omit the hash, and lists may end with a comma.
+A one-pattern tokenizer (run by ``re.findall``, so tokenizing stays in C) feeds
+a hand-written recursive-descent parser. Tokens are plain strings whose first
+character tells their kind; positions are recomputed only to report an error.
+Names resolve lexically: a subgraph sees the values of the graphs around it,
+and a value must be defined before it is used.
+
+Beyond what the printer emits, the parser accepts a few conveniences for
+hand-written text: value types may be left out (``%y = Relu(%x)``), a
+constant's type may be left out when its literal says it (``%s = const [1, -1]``
+is ``i64[2]``, ``const 0.5`` is ``f32[]``, ``const [true]`` is ``bool[1]``),
+``<elided>`` may omit the hash, and lists may end with a comma.
 
 Elided constant data comes from ``parse(text, constants={key: array})`` where a
 key is the value's name or the content hash in the text; without it the
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import string
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import ml_dtypes
 import numpy as np
@@ -33,38 +38,35 @@ from graphopt.ir.printer import KIND_WORDS, ElidedTensor
 from graphopt.ir.tensor import ArrayTensor, Tensor
 from graphopt.ir.types import Dim, OptionalType, SequenceType, TensorType, Type
 
-_DTYPE_NAMES = "|".join(sorted((d.short for d in DType), key=len, reverse=True))
-_TOKEN = re.compile(rf"""
+# One capturing group: findall returns the token texts. "" is the end of the text.
+_TOKEN = re.compile(r"""
     (?:[ \t\r\n]+|\#[^\n]*)*                                   # whitespace and comments
-    (?:
-      (?P<name>%(?:"(?:[^"\\\n]|\\.)*"|[A-Za-z0-9_.:/\-]*[A-Za-z0-9_./\-]))
-    | (?P<type>(?:{_DTYPE_NAMES})[ \t]*\[(?:[^\[\]"\n]|"(?:[^"\\\n]|\\.)*")*\])
-    | (?P<elided><elided(?:[ \t]+[0-9A-Za-z]+)?>)
-    | (?P<float>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)|-inf\b)
-    | (?P<int>-?\d+)
-    | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-    | (?P<str>"(?:[^"\\\n]|\\.)*")
-    | (?P<punct>::|[()\[\]{{}}<>,=:?*])
-    | (?P<eof>\Z)
-    | (?P<bad>.)
+    (   %(?:"(?:[^"\\\n]|\\.)*"|[A-Za-z0-9_.:/\-]*[A-Za-z0-9_./\-])           # %name, %"any name"
+    |   <elided(?:[ \t]+[0-9A-Za-z]+)?>
+    |   ::|[()\[\]{}<>,=:?*]                                                  # punctuation
+    |   [A-Za-z_][A-Za-z0-9_.]*(?:\[(?:[^\[\]"\n]|"(?:[^"\\\n]|\\.)*")*\])?  # word, or type like f32[N,3]
+    |   -?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)|-inf\b  # float
+    |   -?\d+                                                                 # int
+    |   "(?:[^"\\\n]|\\.)*"                                                   # JSON string
+    |   \Z
+    |   .                                                                     # anything else: an error
     )""", re.VERBOSE | re.DOTALL)
 _DIM = re.compile(r"""[ \t]*
     (?:(?P<int>-?\d+) | (?P<unknown>\?) | (?P<str>"(?:[^"\\]|\\.)*") | (?P<sym>[A-Za-z_][A-Za-z0-9_.]*))
     [ \t]*(?:,|$)""", re.VERBOSE)
 
-_FLOAT_WORDS = {"inf": float("inf"), "nan": float("nan")}
+_WORD_START = frozenset(string.ascii_letters + "_")
+_DIGITS = frozenset(string.digits)
+_PUNCT = frozenset(["::", *"()[]{}<>,=:?*"])
+_DTYPE_SHORTS = frozenset(d.short for d in DType)
+_FLOAT_WORDS = frozenset({"inf", "nan", "-inf"})
 _BOOL_WORDS = {"true": True, "false": False}
 _SCALAR_KINDS = {AttrKind.INTS: AttrKind.INT, AttrKind.FLOATS: AttrKind.FLOAT, AttrKind.STRINGS: AttrKind.STRING}
+_LITERAL_KINDS = frozenset({AttrKind.INT, AttrKind.FLOAT, AttrKind.STRING, *_SCALAR_KINDS})
 
-
-class _Tok(NamedTuple):
-    kind: str  # a group name of _TOKEN, or the punctuation itself
-    text: str
-    pos: int
-
-
-_Item = _Tok | tuple[_Tok, _Tok]
-"""One element of a data literal: a token, or the (real, imaginary) tokens of a complex number."""
+_Item = int | tuple[int, int]
+"""One element of a data literal: a token index, or the (real, imaginary) token indices of a complex number."""
+_T = TypeVar("_T")
 
 
 def parse(text: str, constants: Mapping[str, np.ndarray | Tensor] | None = None) -> Graph:
@@ -76,152 +78,158 @@ def parse(text: str, constants: Mapping[str, np.ndarray | Tensor] | None = None)
     return _Parser(text, constants or {}).parse_all()
 
 
-def _tokenize(text: str) -> list[_Tok]:
-    toks = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        assert kind is not None
-        start = m.start(kind)
-        if kind == "bad":
-            raise _error(text, start, f"unexpected character {text[start]!r}")
-        value = m.group(kind)
-        toks.append(_Tok(value if kind == "punct" else kind, value, start))
-        if kind == "eof":
-            break
-    return toks
+def _kind(tok: str) -> str:
+    """name, str, word, type, int, float, elided, punct, eof or bad."""
+    if not tok:
+        return "eof"
+    c = tok[0]
+    if c in _WORD_START:
+        return "type" if tok[-1] == "]" else "word"
+    if c == "%":
+        return "name" if len(tok) > 1 else "bad"
+    if c in _DIGITS or (c in "-." and len(tok) > 1):
+        return "float" if "." in tok or "e" in tok or "E" in tok or "n" in tok else "int"
+    if c == '"':
+        return "str" if len(tok) > 1 else "bad"
+    if tok.startswith("<elided"):
+        return "elided"
+    return "punct" if tok in _PUNCT else "bad"
 
 
-def _error(text: str, pos: int, message: str) -> ParseError:
-    line = text.count("\n", 0, pos) + 1
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    source = text[start:end if end >= 0 else len(text)]
-    return ParseError(f"line {line}, column {pos - start + 1}: {message}\n  {source}\n  {' ' * (pos - start)}^")
-
-
-def _describe(tok: _Tok) -> str:
-    if tok.kind == "eof":
+def _describe(tok: str) -> str:
+    if not tok:
         return "the end of the text"
-    return repr(tok.text if len(tok.text) <= 40 else tok.text[:37] + "...")
+    return repr(tok if len(tok) <= 40 else tok[:37] + "...")
 
 
 class _Parser:
     def __init__(self, text: str, constants: Mapping[str, np.ndarray | Tensor]) -> None:
         self.text = text
-        self.toks = _tokenize(text)
+        self.toks: list[str] = _TOKEN.findall(text)
         self.i = 0
         self.constants = constants
         self.scopes: list[dict[str, Value]] = []
         self.types: dict[str, TensorType] = {}
 
-    # -- token helpers -----------------------------------------------------------------
-    def peek(self) -> _Tok:
-        return self.toks[self.i]
-
-    def advance(self) -> _Tok:
+    # -- tokens and errors -------------------------------------------------------------
+    def advance(self) -> str:
         tok = self.toks[self.i]
         self.i += 1
         return tok
 
-    def accept(self, kind: str) -> bool:
-        if self.toks[self.i].kind == kind:
+    def accept(self, tok: str) -> bool:
+        if self.toks[self.i] == tok:
             self.i += 1
             return True
         return False
 
-    def expect(self, kind: str, what: str) -> _Tok:
-        tok = self.toks[self.i]
-        if tok.kind != kind:
-            raise self.unexpected(tok, what)
-        self.i += 1
-        return tok
-
-    def at_word(self, word: str) -> bool:
-        tok = self.toks[self.i]
-        return tok.kind == "ident" and tok.text == word
-
-    def expect_word(self, word: str, what: str) -> None:
-        if not self.at_word(word):
-            raise self.unexpected(self.peek(), what)
+    def expect(self, tok: str, what: str) -> None:
+        if self.toks[self.i] != tok:
+            raise self.unexpected(what)
         self.i += 1
 
-    def unexpected(self, tok: _Tok, what: str) -> ParseError:
-        hint = ""
-        before = self.toks[self.i - 1] if self.i else tok
-        if before.kind == "name" and ":" in before.text:
-            hint = f" (names may contain ':'; did you mean '{before.text.split(':')[0]}: ...' with a space?)"
-        return _error(self.text, tok.pos, f"expected {what}, found {_describe(tok)}{hint}")
-
-    def error(self, tok: _Tok, message: str) -> ParseError:
-        return _error(self.text, tok.pos, message)
-
-    def comma_list(self, close: str, item: Any, what: str) -> list[Any]:
+    def comma_list(self, close: str, item: Callable[[], _T], what: str) -> list[_T]:
         """Items separated by commas up to ``close`` (a trailing comma is allowed); consumes ``close``."""
         items = []
-        while not self.accept(close):
+        toks = self.toks
+        while toks[self.i] != close:
             items.append(item())
-            if not self.accept(","):
+            if toks[self.i] != ",":
                 self.expect(close, f"',' or {close!r} after {what}")
-                break
+                return items
+            self.i += 1
+        self.i += 1
         return items
 
-    # -- names -------------------------------------------------------------------------
-    @staticmethod
-    def name_of(tok: _Tok) -> str:
-        return json.loads(tok.text[1:]) if tok.text.startswith('%"') else tok.text[1:]
+    def unexpected(self, what: str, index: int | None = None) -> ParseError:
+        index = self.i if index is None else index
+        tok = self.toks[index]
+        return self.error(index, f"expected {what}, found {_describe(tok)}{self.hint(index)}")
 
+    def hint(self, index: int) -> str:
+        tok, before = self.toks[index], self.toks[index - 1] if index else ""
+        if before[:1] == "%" and ":" in before:
+            return f" (names may contain ':'; for a type write '{before.split(':')[0]}: ...' with a space)"
+        if _kind(tok) == "type" and tok[:tok.index("[")] not in _DTYPE_SHORTS:
+            return " (write a space before '[')"
+        if tok in _DTYPE_SHORTS and self.toks[index + 1] == "[":
+            return " (write a type without a space before '[')"
+        return ""
+
+    def error(self, index: int, message: str) -> ParseError:
+        pos = len(self.text)
+        for k, m in enumerate(_TOKEN.finditer(self.text)):
+            if k == index:
+                pos = m.start(1)
+                break
+        line = self.text.count("\n", 0, pos) + 1
+        start = self.text.rfind("\n", 0, pos) + 1
+        end = self.text.find("\n", pos)
+        source = self.text[start:end if end >= 0 else len(self.text)]
+        return ParseError(f"line {line}, column {pos - start + 1}: {message}\n  {source}\n  {' ' * (pos - start)}^")
+
+    # -- names -------------------------------------------------------------------------
     def word(self, what: str) -> str:
         """An identifier or a JSON string (op, domain, graph and attribute names)."""
         tok = self.advance()
-        if tok.kind == "ident":
-            return tok.text
-        if tok.kind == "str":
-            return json.loads(tok.text)
-        raise self.unexpected(tok, what)
+        kind = _kind(tok)
+        if kind == "word":
+            return tok
+        if kind == "str":
+            return json.loads(tok)
+        raise self.unexpected(what, self.i - 1)
 
-    def define(self, tok: _Tok, value: Value) -> None:
+    def value_name(self, what: str) -> str:
+        tok = self.advance()
+        if tok[:1] != "%" or len(tok) == 1:
+            raise self.unexpected(what, self.i - 1)
+        return json.loads(tok[1:]) if tok[1] == '"' else tok[1:]
+
+    def define(self, index: int, value: Value) -> None:
         scope = self.scopes[-1]
-        name = self.name_of(tok)
+        name = value.name
+        assert name is not None
         if name in scope:
-            raise self.error(tok, f"%{name} is already defined in this graph")
+            raise self.error(index, f"%{name} is already defined in this graph")
         scope[name] = value
 
     def ref(self) -> Value:
-        tok = self.expect("name", "a value like %x")
-        name = self.name_of(tok)
-        for scope in reversed(self.scopes):
+        name = self.value_name("a value like %x")
+        v = self.scopes[-1].get(name)
+        if v is not None:
+            return v
+        for scope in reversed(self.scopes[:-1]):
             v = scope.get(name)
             if v is not None:
                 return v
-        raise self.error(tok, f"%{name} is not defined here (values must be defined before use)")
+        raise self.error(self.i - 1, f"%{name} is not defined here (values must be defined before use)")
 
     def arg(self) -> Value | None:
-        tok = self.peek()
-        if tok.kind == "ident" and tok.text == "_":
+        if self.toks[self.i] == "_":
             self.i += 1
             return None
-        if tok.kind != "name":
-            raise self.unexpected(tok, "an input value like %x or _ for an omitted one")
+        if self.toks[self.i][:1] != "%":
+            raise self.unexpected("an input value like %x or _ for an omitted one")
         return self.ref()
 
     # -- graphs and statements ---------------------------------------------------------
     def parse_all(self) -> Graph:
         graph = self.graph()
-        self.expect("eof", "the end of the text after the graph")
+        self.expect("", "the end of the text after the graph")
         return graph
 
     def graph(self) -> Graph:
-        self.expect_word("graph", "'graph NAME(inputs) { ... }'")
+        self.expect("graph", "'graph NAME(inputs) { ... }'")
         graph = Graph(name=self.word("a graph name"))
         self.scopes.append({})
         self.expect("(", "'(' to open the graph's inputs")
         graph.inputs = self.comma_list(")", self.graph_input, "a graph input")
         self.expect("{", "'{' to open the graph's body")
-        while not self.at_word("return"):
+        while self.toks[self.i] != "return":
             self.statement(graph)
-        self.advance()
+        self.i += 1
         outputs: list[tuple[Value, str | None]] = []
-        if self.peek().kind != "}":
+        if self.toks[self.i] != "}":
             outputs.append(self.graph_output())
             while self.accept(","):
                 outputs.append(self.graph_output())
@@ -234,62 +242,57 @@ class _Parser:
         return graph
 
     def graph_input(self) -> Value:
-        tok = self.expect("name", "a graph input like %x: f32[N]")
+        index = self.i
+        name = self.value_name("a graph input like %x: f32[N]")
         t = self.type() if self.accept(":") else None
-        value = Value(t, self.name_of(tok))
+        value = Value(t, name)
         if self.accept("="):
-            self.accept_word("const")
-            value.const = self.tensor(t, value.name, tok)
+            self.accept("const")
+            value.const = self.tensor(t, name, index)
             value.type = TensorType(value.const.dtype, value.const.shape) if t is None else t
-        self.define(tok, value)
+        self.define(index, value)
         return value
-
-    def accept_word(self, word: str) -> bool:
-        if self.at_word(word):
-            self.i += 1
-            return True
-        return False
 
     def graph_output(self) -> tuple[Value, str | None]:
         value = self.ref()
-        if self.accept_word("as"):
-            return value, json.loads(self.expect("str", 'a quoted output name like "logits"').text)
-        return value, None
+        if not self.accept("as"):
+            return value, None
+        if _kind(self.toks[self.i]) != "str":
+            raise self.unexpected('a quoted output name like "logits"')
+        return value, json.loads(self.advance())
 
     def statement(self, graph: Graph) -> None:
-        tok = self.peek()
-        if tok.kind in ("ident", "str") and tok.text != "_":
+        tok = self.toks[self.i]
+        if tok[:1] != "%" and tok != "_":
+            if _kind(tok) not in ("word", "str"):
+                raise self.unexpected("a node, a constant or 'return'")
             self.node(graph, [])
             return
-        if tok.kind != "name" and tok.kind != "ident":
-            raise self.unexpected(tok, "a node, a constant or 'return'")
         outs = [self.output()]
         while self.accept(","):
             outs.append(self.output())
         self.expect("=", "'=' after the defined values")
-        if self.accept_word("const"):
+        if self.accept("const"):
             self.constant(graph, outs)
         else:
             self.node(graph, outs)
 
-    def output(self) -> tuple[_Tok, Value] | None:
-        tok = self.advance()
-        if tok.kind == "ident" and tok.text == "_":
+    def output(self) -> tuple[int, Value] | None:
+        if self.accept("_"):
             return None
-        if tok.kind != "name":
-            raise self.unexpected(tok, "a value like %y or _ for an omitted output")
-        t = self.type() if self.accept(":") else None
-        return tok, Value(t, self.name_of(tok))
+        index = self.i
+        name = self.value_name("a value like %y or _ for an omitted output")
+        return index, Value(self.type() if self.accept(":") else None, name)
 
-    def constant(self, graph: Graph, outs: list[tuple[_Tok, Value] | None]) -> None:
+    def constant(self, graph: Graph, outs: list[tuple[int, Value] | None]) -> None:
         first = outs[0]
         if len(outs) != 1 or first is None:
-            raise self.error(self.toks[self.i - 1], "a constant defines exactly one value")
-        tok, placeholder = first
-        value = graph.add_constant(self.tensor(placeholder.type, placeholder.name, tok), placeholder.name)
-        self.define(tok, value)
+            raise self.error(self.i - 1, "a constant defines exactly one value")
+        index, placeholder = first
+        value = graph.add_constant(self.tensor(placeholder.type, placeholder.name, index), placeholder.name)
+        self.define(index, value)
 
-    def node(self, graph: Graph, outs: list[tuple[_Tok, Value] | None]) -> None:
+    def node(self, graph: Graph, outs: list[tuple[int, Value] | None]) -> None:
         domain, op = "", self.word("an op name")
         if self.accept("::"):
             domain, op = op, self.word("an op name after '::'")
@@ -307,10 +310,10 @@ class _Parser:
         schema = registry.lookup(domain, op)
         attrs: dict[str, Attr] = {}
         while not self.accept("}"):
-            tok = self.peek()
+            index = self.i
             name = self.word("an attribute name")
             if name in attrs:
-                raise self.error(tok, f"attribute {name!r} is given twice")
+                raise self.error(index, f"attribute {name!r} is given twice")
             self.expect("=", f"'=' after attribute {name!r}")
             spec = schema.attrs.get(name) if schema is not None else None
             attrs[name] = self.attr_value(spec.kind if spec is not None else None, f"attribute {name!r} of {op}")
@@ -320,19 +323,19 @@ class _Parser:
         return attrs
 
     def attr_value(self, expected: AttrKind | None, what: str) -> Attr:
-        tok = self.peek()
-        if tok.kind == "ident":
-            if tok.text in KIND_WORDS:
-                self.i += 1
-                return Attr.make(self.literal(KIND_WORDS[tok.text], what), KIND_WORDS[tok.text])
-            if tok.text == "tensor":
-                return Attr(AttrKind.TENSOR, self.tensor_attr())
-            if tok.text == "graph":
-                return Attr(AttrKind.GRAPH, self.graph())
-            if tok.text == "type":
-                self.i += 1
-                return Attr(AttrKind.TYPE_PROTO, self.type())
-        if expected in (AttrKind.INT, AttrKind.FLOAT, AttrKind.STRING, *_SCALAR_KINDS):
+        tok = self.toks[self.i]
+        kind = KIND_WORDS.get(tok)
+        if kind is not None:
+            self.i += 1
+            return Attr.make(self.literal(kind, what), kind)
+        if tok == "tensor":
+            return Attr(AttrKind.TENSOR, self.tensor_attr())
+        if tok == "graph":
+            return Attr(AttrKind.GRAPH, self.graph())
+        if tok == "type":
+            self.i += 1
+            return Attr(AttrKind.TYPE_PROTO, self.type())
+        if expected in _LITERAL_KINDS:
             return Attr.make(self.literal(expected, what), expected)
         kind, value = self.inferred_literal(what)
         return Attr.make(value, kind)
@@ -352,77 +355,85 @@ class _Parser:
         return self.scalar(kind, what)
 
     def scalar(self, kind: AttrKind, what: str) -> Any:
-        tok = self.advance()
-        if kind == AttrKind.STRING and tok.kind == "str":
-            return json.loads(tok.text)
-        return self.number(tok, kind, what)
+        self.i += 1
+        if kind == AttrKind.STRING:
+            tok = self.toks[self.i - 1]
+            if _kind(tok) != "str":
+                raise self.unexpected(f"a string for {what}", self.i - 1)
+            return json.loads(tok)
+        return self.number(self.i - 1, kind, what)
 
-    def number(self, tok: _Tok, kind: AttrKind, what: str) -> int | float:
-        if kind == AttrKind.INT and tok.kind == "int":
-            return int(tok.text)
-        if kind == AttrKind.FLOAT and tok.kind in ("int", "float"):
-            return float(tok.text)
-        if kind == AttrKind.FLOAT and tok.kind == "ident" and tok.text in _FLOAT_WORDS:
-            return _FLOAT_WORDS[tok.text]
-        raise self.unexpected(tok, f"{'an' if kind == AttrKind.INT else 'a'} {kind.name.lower()} for {what}")
+    def number(self, index: int, kind: AttrKind, what: str) -> int | float:
+        tok = self.toks[index]
+        tok_kind = _kind(tok)
+        if kind == AttrKind.INT and tok_kind == "int":
+            return int(tok)
+        if kind == AttrKind.FLOAT and (tok_kind in ("int", "float") or tok in _FLOAT_WORDS):
+            return float(tok)
+        raise self.unexpected(f"{'an' if kind == AttrKind.INT else 'a'} {kind.name.lower()} for {what}", index)
 
     def inferred_literal(self, what: str) -> tuple[AttrKind, Any]:
-        tok = self.peek()
-        if tok.kind == "[":
+        tok = self.toks[self.i]
+        if tok == "[":
             first = self.toks[self.i + 1]
-            if first.kind == "ident" and first.text in ("tensor", "graph"):
-                kind = AttrKind.TENSORS if first.text == "tensor" else AttrKind.GRAPHS
+            if first in ("tensor", "graph"):
+                kind = AttrKind.TENSORS if first == "tensor" else AttrKind.GRAPHS
                 return kind, self.literal(kind, what)
-            if first.kind == "str":
+            if _kind(first) == "str":
                 return AttrKind.STRINGS, self.literal(AttrKind.STRINGS, what)
-            self.advance()
-            items = self.comma_list("]", self.advance, "a list item")
-            kind = AttrKind.INTS if all(t.kind == "int" for t in items) else AttrKind.FLOATS
-            scalar = _SCALAR_KINDS[kind]
-            return kind, [self.number(t, scalar, what) for t in items]
-        if tok.kind == "int":
+            self.i += 1
+            items = self.comma_list("]", self.skip, "a list item")
+            kind = AttrKind.INTS if all(_kind(self.toks[j]) == "int" for j in items) else AttrKind.FLOATS
+            return kind, [self.number(j, _SCALAR_KINDS[kind], what) for j in items]
+        tok_kind = _kind(tok)
+        if tok_kind == "int":
             return AttrKind.INT, self.scalar(AttrKind.INT, what)
-        if tok.kind == "str":
+        if tok_kind == "str":
             return AttrKind.STRING, self.scalar(AttrKind.STRING, what)
-        if tok.kind == "float" or (tok.kind == "ident" and tok.text in _FLOAT_WORDS):
+        if tok_kind == "float" or tok in _FLOAT_WORDS:
             return AttrKind.FLOAT, self.scalar(AttrKind.FLOAT, what)
-        raise self.unexpected(tok, f"a value for {what}")
+        raise self.unexpected(f"a value for {what}")
+
+    def skip(self) -> int:
+        """Step over one token; return its index."""
+        self.i += 1
+        return self.i - 1
 
     def tensor_attr(self) -> Tensor:
-        tok = self.peek()
-        self.expect_word("tensor", "a tensor literal like 'tensor f32[2] [1.0, 2.0]'")
-        return self.tensor(self.type(), None, tok)
+        index = self.i
+        self.expect("tensor", "a tensor literal like 'tensor f32[2] [1.0, 2.0]'")
+        return self.tensor(self.type(), None, index)
 
     # -- types -------------------------------------------------------------------------
     def type(self) -> Type:
         tok = self.advance()
-        if tok.kind == "type":
-            t = self.types.get(tok.text)
-            if t is None:
-                t = self.types[tok.text] = self.tensor_type(tok)
+        t = self.types.get(tok)
+        if t is not None:
             return t
-        if tok.kind == "?":
+        if tok == "?":
             return None
-        if tok.kind == "ident" and tok.text in ("seq", "opt"):
-            self.expect("<", f"'<' after {tok.text}")
+        if tok in ("seq", "opt"):
+            self.expect("<", f"'<' after {tok}")
             elem = self.type()
-            self.expect(">", f"'>' to close {tok.text}<...>")
-            return SequenceType(elem) if tok.text == "seq" else OptionalType(elem)
-        raise self.unexpected(tok, "a type like f32[N,3], i64[*], seq<...>, opt<...> or ?")
+            self.expect(">", f"'>' to close {tok}<...>")
+            return SequenceType(elem) if tok == "seq" else OptionalType(elem)
+        if _kind(tok) == "type" and tok[:tok.index("[")] in _DTYPE_SHORTS:
+            t = self.types[tok] = self.tensor_type(tok, self.i - 1)
+            return t
+        raise self.unexpected("a type like f32[N,3], i64[*], seq<...>, opt<...> or ?", self.i - 1)
 
-    def tensor_type(self, tok: _Tok) -> TensorType:
-        text = tok.text
-        open_at = text.index("[")
-        dtype = DType.from_short(text[:open_at].rstrip())
-        inner = text[open_at + 1:-1]
+    def tensor_type(self, tok: str, index: int) -> TensorType:
+        open_at = tok.index("[")
+        dtype = DType.from_short(tok[:open_at])
+        inner = tok[open_at + 1:-1]
         if inner.strip() == "*":
             return TensorType(dtype, None)
         dims: list[Dim] = []
         pos = 0
-        while inner[pos:].strip():
+        while pos < len(inner) and inner[pos:].strip():
             m = _DIM.match(inner, pos)
             if m is None:
-                raise _error(self.text, tok.pos + open_at + 1 + pos, "expected a dim: an integer, a symbol or ?")
+                raise self.error(index, f"expected dims (integers, symbols or ?) in {tok}")
             if m["int"] is not None:
                 dims.append(int(m["int"]))
             elif m["str"] is not None:
@@ -433,66 +444,64 @@ class _Parser:
         return TensorType(dtype, tuple(dims))
 
     # -- tensor data -------------------------------------------------------------------
-    def tensor(self, declared: Type, name: str | None, where: _Tok) -> Tensor:
+    def tensor(self, declared: Type, name: str | None, where: int) -> Tensor:
         """Tensor data (a literal or ``<elided HASH>``) for a value declared with type ``declared``."""
         label = f"%{name}" if name else "the tensor"
         if declared is not None and not (isinstance(declared, TensorType) and declared.is_static):
-            raise self.error(where, f"{label} holds data, so its type must be a tensor with static dims, "
+            raise self.error(where, f"{label} holds data, so its type must be a tensor type with static dims, "
                                     f"not {declared}")
-        tok = self.peek()
-        if tok.kind == "elided":
+        start = self.i
+        if _kind(self.toks[start]) == "elided":
             self.i += 1
             if declared is None:
-                raise self.error(tok, f"elided data needs a type: write {label}: DTYPE[dims] = ...")
-            return self.elided(declared, name, tok)
+                raise self.error(start, f"elided data needs a type: write {label}: DTYPE[dims] = ...")
+            return self.elided(declared, name, start)
         items: list[_Item] = []
         nested_shape = self.data(items)
         if declared is None:
             if nested_shape is None:
-                raise self.error(tok, f"the data of {label} is ragged; give it a type")
-            declared = TensorType(self.infer_dtype(items, tok, label), nested_shape)
+                raise self.error(start, f"the data of {label} is ragged; give it a type")
+            declared = TensorType(self.infer_dtype(items, start, label), nested_shape)
         assert declared.shape is not None
         count = int(np.prod(declared.shape, dtype=np.int64))
         if len(items) != count:
-            raise self.error(tok, f"{label} has type {declared}, so it needs {count} values; the data has "
-                                  f"{len(items)}")
-        array = self.array(items, declared.dtype, label).reshape(declared.shape)
+            raise self.error(start, f"{label} has type {declared}, so it needs {count} values; the data has "
+                                    f"{len(items)}")
+        array = self.array(items, declared.dtype, label).reshape(declared.shape)  # type: ignore[arg-type]
         return ArrayTensor(array, declared.dtype)
 
     def data(self, items: list[_Item]) -> tuple[int, ...] | None:
-        """Collect the element tokens of a (nested) literal; return its shape, or None when ragged."""
+        """Collect the element token indices of a (nested) literal; return its shape, or None when ragged."""
         tok = self.advance()
-        if tok.kind == "[":
+        if tok == "[":
             shapes = self.comma_list("]", lambda: self.data(items), "a value")
             first = shapes[0] if shapes else ()
             if first is None or any(s != first for s in shapes):
                 return None
             return (len(shapes), *first)
-        if tok.kind == "(":
-            real = self.advance()
+        if tok == "(":
+            real = self.skip()
             self.expect(",", "',' between the real and imaginary parts")
-            imag = self.advance()
+            imag = self.skip()
             self.expect(")", "')' to close a complex number")
             items.append((real, imag))
             return ()
-        if tok.kind in ("int", "float", "str", "ident"):
-            items.append(tok)
+        if _kind(tok) in ("int", "float", "str", "word"):
+            items.append(self.i - 1)
             return ()
-        raise self.unexpected(tok, "a value or '['")
+        raise self.unexpected("a value or '['", self.i - 1)
 
-    def infer_dtype(self, items: list[_Item], where: _Tok, label: str) -> DType:
-        kinds = {"complex" if not isinstance(t, _Tok) else "float" if t.text in _FLOAT_WORDS else t.kind for t in items}
+    def infer_dtype(self, items: list[_Item], where: int, label: str) -> DType:
         if not items:
             raise self.error(where, f"{label} is empty; give it a type")
-        if kinds == {"ident"}:
-            return DType.BOOL
-        if kinds == {"str"}:
-            return DType.STRING
-        if kinds == {"int"}:
-            return DType.INT64
-        if kinds <= {"int", "float"}:
-            return DType.FLOAT
-        raise self.error(where, f"cannot tell the dtype of {label} from its data; give it a type")
+        kinds = {"complex" if isinstance(t, tuple) else "float" if self.toks[t] in _FLOAT_WORDS
+                 else _kind(self.toks[t]) for t in items}
+        inferred = {frozenset({"word"}): DType.BOOL, frozenset({"str"}): DType.STRING,
+                    frozenset({"int"}): DType.INT64, frozenset({"float"}): DType.FLOAT,
+                    frozenset({"int", "float"}): DType.FLOAT}.get(frozenset(kinds))
+        if inferred is None:
+            raise self.error(where, f"cannot tell the dtype of {label} from its data; give it a type")
+        return inferred
 
     def array(self, items: list[_Item], dtype: DType, label: str) -> np.ndarray:
         if dtype == DType.STRING:
@@ -507,44 +516,47 @@ class _Parser:
             info = ml_dtypes.iinfo(dtype.numpy)
             values = [self.int_item(t, label, int(info.min), int(info.max)) for t in items]
             return np.array(values, dtype=dtype.numpy)
-        raise self.error(self.peek(), f"{label}: {dtype.short} data cannot be written in text")
+        raise self.error(self.i - 1, f"{label}: {dtype.short} data cannot be written in text")
+
+    def item_token(self, item: _Item, label: str, expected: str) -> tuple[int, str]:
+        if isinstance(item, tuple):
+            raise self.error(item[0], f"{label} holds {expected}, not complex numbers")
+        return item, self.toks[item]
 
     def float_item(self, item: _Item, label: str) -> float:
-        tok = _first(item)
-        if tok is item and tok.kind in ("int", "float"):
-            return float(tok.text)
-        if tok is item and tok.kind == "ident" and tok.text in _FLOAT_WORDS:
-            return _FLOAT_WORDS[tok.text]
-        raise self.error(tok, f"{label} holds real numbers, not {_describe(tok)}")
+        index, tok = self.item_token(item, label, "real numbers")
+        if _kind(tok) in ("int", "float") or tok in _FLOAT_WORDS:
+            return float(tok)
+        raise self.error(index, f"{label} holds real numbers, not {_describe(tok)}")
 
     def int_item(self, item: _Item, label: str, low: int, high: int) -> int:
-        tok = _first(item)
-        if tok is not item or tok.kind != "int":
-            raise self.error(tok, f"{label} holds integers, not {_describe(tok)}")
-        value = int(tok.text)
+        index, tok = self.item_token(item, label, "integers")
+        if _kind(tok) != "int":
+            raise self.error(index, f"{label} holds integers, not {_describe(tok)}")
+        value = int(tok)
         if not low <= value <= high:
-            raise self.error(tok, f"{value} is out of range for {label} ({low} to {high})")
+            raise self.error(index, f"{value} is out of range for {label} ({low} to {high})")
         return value
 
     def bool_item(self, item: _Item, label: str) -> bool:
-        tok = _first(item)
-        if tok is item and tok.kind == "ident" and tok.text in _BOOL_WORDS:
-            return _BOOL_WORDS[tok.text]
-        raise self.error(tok, f"{label} holds booleans (true/false), not {_describe(tok)}")
+        index, tok = self.item_token(item, label, "booleans")
+        if tok not in _BOOL_WORDS:
+            raise self.error(index, f"{label} holds booleans (true or false), not {_describe(tok)}")
+        return _BOOL_WORDS[tok]
 
     def string_item(self, item: _Item, label: str) -> bytes:
-        tok = _first(item)
-        if tok is not item or tok.kind != "str":
-            raise self.error(tok, f"{label} holds strings, not {_describe(tok)}")
-        return json.loads(tok.text).encode("utf-8", "surrogateescape")
+        index, tok = self.item_token(item, label, "strings")
+        if _kind(tok) != "str":
+            raise self.error(index, f"{label} holds strings, not {_describe(tok)}")
+        return json.loads(tok).encode("utf-8", "surrogateescape")
 
     def complex_item(self, item: _Item, label: str) -> complex:
-        if not isinstance(item, _Tok):
+        if isinstance(item, tuple):
             return complex(self.float_item(item[0], label), self.float_item(item[1], label))
         return complex(self.float_item(item, label))
 
-    def elided(self, declared: TensorType, name: str | None, tok: _Tok) -> Tensor:
-        digest = tok.text[len("<elided"):-1].strip() or None
+    def elided(self, declared: TensorType, name: str | None, index: int) -> Tensor:
+        digest = self.toks[index][len("<elided"):-1].strip() or None
         shape = tuple(int(d) for d in declared.shape)  # type: ignore[arg-type, union-attr]
         supplied = self.constants.get(name) if name else None
         if supplied is None and digest is not None:
@@ -554,15 +566,12 @@ class _Parser:
         label = f"%{name}" if name else f"the tensor <elided {digest}>"
         tensor = supplied if isinstance(supplied, Tensor) else ArrayTensor(np.asarray(supplied))
         if tensor.shape != shape:
-            raise self.error(tok, f"the data supplied for {label} has shape {list(tensor.shape)}, "
-                                  f"the text says {list(shape)}")
+            raise self.error(index, f"the data supplied for {label} has shape {list(tensor.shape)}, "
+                                    f"the text says {list(shape)}")
         if tensor.dtype != declared.dtype:
             tensor = ArrayTensor(tensor.numpy().astype(declared.dtype.numpy), declared.dtype)
         if digest is not None and tensor.content_hash != digest:
-            raise self.error(tok, f"the data supplied for {label} has hash {tensor.content_hash}, the text says "
-                                  f"{digest}; write <elided> without a hash to accept any data")
+            raise self.error(index, f"the data supplied for {label} has hash {tensor.content_hash}, the text "
+                                    f"says {digest}; write <elided> without a hash to accept any data")
         return tensor
 
-
-def _first(item: _Item) -> _Tok:
-    return item if isinstance(item, _Tok) else item[0]

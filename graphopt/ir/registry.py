@@ -72,7 +72,7 @@ class Kernel:
     ``ctx`` receives the interpreter's context (for subgraphs, output count …).
     """
 
-    __slots__ = ("fn", "wants_ctx", "attr_names", "takes_all")
+    __slots__ = ("attr_names", "fn", "takes_all", "wants_ctx")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn

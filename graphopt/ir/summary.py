@@ -16,7 +16,8 @@ def summarize(graph: Graph) -> str:
              f"{len(consts)} constants ({n_params:,} elements, {_bytes(n_bytes)})"]
     lines += [f"  input  {v.name}: {v.type}" for v in graph.inputs]
     lines += [f"  output {name}: {v.type}" for v, name in zip(graph.outputs, graph.output_names)]
-    lines.append("  ops: " + ", ".join(f"{op} x{count}" for op, count in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    histogram = sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines.append("  ops: " + ", ".join(f"{op} x{count}" for op, count in histogram))
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ class Tensor:
     the bytes live. ``content_hash`` identifies equal constants (CSE, text form).
     """
 
-    __slots__ = ("dtype", "shape", "_hash")
+    __slots__ = ("_hash", "dtype", "shape")
 
     def __init__(self, dtype: DType, shape: tuple[int, ...]) -> None:
         self.dtype = dtype
@@ -73,7 +73,7 @@ class ArrayTensor(Tensor):
 class ExternalTensor(Tensor):
     """A constant whose bytes stay in a file until used, then are memory-mapped, never copied."""
 
-    __slots__ = ("path", "offset", "length", "_array")
+    __slots__ = ("_array", "length", "offset", "path")
 
     def __init__(self, path: Path, offset: int, length: int | None, dtype: DType, shape: tuple[int, ...]) -> None:
         super().__init__(dtype, shape)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from graphopt.ir.dtypes import DType
 
-Dim = Union[int, str, None]
+Dim = int | str | None
 """A dimension: an ``int`` (static), a ``str`` (symbolic, e.g. ``"N"``) or ``None`` (unknown)."""
 
-Shape = Union[tuple[Dim, ...], None]
+Shape = tuple[Dim, ...] | None
 """A shape; ``None`` means the rank itself is unknown."""
 
 
@@ -61,7 +60,7 @@ class OptionalType:
         return f"opt<{self.elem}>"
 
 
-Type = Union[TensorType, SequenceType, OptionalType, None]
+Type = TensorType | SequenceType | OptionalType | None
 """A value's type; ``None`` when nothing is known yet."""
 
 

@@ -25,7 +25,8 @@ def f32(name, shape):
 
 def test_garbage_and_truncated_protobuf(tmp_path: Path):
     good = model([helper.make_node("Relu", ["x"], ["y"])], [f32("x", [2])], [f32("y", [2])]).SerializeToString()
-    for name, data in [("garbage.onnx", b"\xff\x00not a model at all" * 10), ("truncated.onnx", good[: len(good) // 2])]:
+    cases = [("garbage.onnx", b"\xff\x00not a model at all" * 10), ("truncated.onnx", good[: len(good) // 2])]
+    for name, data in cases:
         path = tmp_path / name
         path.write_bytes(data)
         with pytest.raises(ModelLoadError, match=name):
@@ -41,8 +42,8 @@ def test_undefined_input_names_the_node():
 
 
 def test_cycle_is_reported():
-    m = model([helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")],
-              [f32("x", [2])], [f32("b", [2])])
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")]
+    m = model(nodes, [f32("x", [2])], [f32("b", [2])])
     with pytest.raises(ModelLoadError, match="cycle"):
         graphopt.load(m)
 

@@ -124,8 +124,8 @@ def loop(ctx: EvalContext, *args: Any, body: Graph) -> tuple[Any, ...]:
     i = 0
     while keep_going and (trip_count is None or i < int(trip_count)):
         outs = ctx.run(body, [np.array(i, np.int64), np.array(keep_going), *states])
-        if cond is not None:  # without a cond input the body's cond output is ignored
-            keep_going = bool(np.asarray(outs[0]).reshape(-1)[0])
+        # the spec ignores the body's condition when the cond input is omitted; ONNX Runtime does not
+        keep_going = bool(np.asarray(outs[0]).reshape(-1)[0])
         states = outs[1:1 + n_state]
         scans.append(outs[1 + n_state:])
         i += 1
@@ -152,9 +152,9 @@ def _trip_count(ctx: InferContext, body: Graph) -> Dim:
         return None
     if ctx.has_input(1):
         cond = ctx.const(1)
-        if cond is None or not bool(cond.reshape(-1)[0]) or not _keeps_going(body):
+        if cond is None or not bool(cond.reshape(-1)[0]):
             return None
-    return m[0]
+    return m[0] if _keeps_going(body) else None
 
 
 def _keeps_going(body: Graph) -> bool:

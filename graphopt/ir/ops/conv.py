@@ -157,11 +157,29 @@ def im2col(x: np.ndarray, win: Window) -> np.ndarray:
 def grouped_matmul(w: np.ndarray, cols: np.ndarray, group: int) -> np.ndarray:
     """``w`` (M, C/G, *k) applied to ``cols`` (N, C, *k, *out): result (N, M, *out)."""
     n, c = cols.shape[:2]
-    out = cols.shape[2 + w.ndim - 2:]
-    m = w.shape[0]
-    cols = cols.reshape(n, group, (c // group) * math.prod(w.shape[2:]), math.prod(out))
-    y = np.matmul(w.reshape(group, m // group, -1), cols)
-    return y.reshape((n, m, *out))
+    out = cols.shape[w.ndim:]
+    m, taps = w.shape[0], math.prod(w.shape[2:])
+    rank = len(out)
+    # one 2-D matmul per group over all images at once: numpy's stacked matmul is far slower for skinny operands
+    flat = cols.transpose(1, *range(2, 2 + rank), 0, *range(2 + rank, 2 + 2 * rank))
+    flat = flat.reshape(group, (c // group) * taps, n * math.prod(out))
+    wg = w.reshape(group, m // group, -1)
+    y = np.empty((group, m // group, flat.shape[-1]), np.result_type(w, cols))
+    for g in range(group):
+        np.matmul(wg[g], flat[g], out=y[g])
+    return np.ascontiguousarray(y.reshape(m, n, *out).swapaxes(0, 1))
+
+
+def depthwise(x: np.ndarray, w: np.ndarray, win: Window) -> np.ndarray:
+    """Conv of padded ``x`` with one input channel per group (``w`` is (M, 1, *k)), as a loop over kernel taps."""
+    n, c = x.shape[:2]
+    mult = w.shape[0] // c
+    y = np.zeros((n, c, mult, *win.out), np.result_type(x, w))
+    wt = w.reshape(c, mult, -1)
+    scale_shape = (1, c, mult) + (1,) * len(win.out)
+    for tap, (_, where) in enumerate(win.offsets()):
+        y += wt[:, :, tap].reshape(scale_shape) * x[(slice(None), slice(None), *where)][:, :, None]
+    return y.reshape(n, c * mult, *win.out)
 
 
 def conv_nd(
@@ -173,6 +191,8 @@ def conv_nd(
         raise ValueError(f"input has {x.shape[1]} channels, weight expects {w.shape[1]} x group {group}")
     kernel = tuple(kernel_shape or w.shape[2:])
     win = window_of(x.shape[2:], kernel, strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad)
+    if group > 1 and w.shape[1] == 1:
+        return depthwise(pad_spatial(x, win), w, win)
     return grouped_matmul(w, im2col(pad_spatial(x, win), win), group)
 
 

@@ -343,6 +343,8 @@ def _sym_item(op: str, a: Dim, b: Dim) -> Dim:
         return _SYM_ARITH[op](a, b)
     if (op in ("Add", "Sub") and b == 0) or (op in ("Mul", "Div") and b == 1) or (op in ("Max", "Min") and a == b):
         return a
+    if op == "Sub" and a == b and a is not None:
+        return 0
     if (op == "Add" and a == 0) or (op == "Mul" and a == 1):
         return b
     return None

@@ -276,7 +276,7 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, attn_mask: np.ndarray
     biased = capped + bias
     logits = biased if softmax_precision is None else widen(biased.astype(DType(softmax_precision).numpy))
     with np.errstate(invalid="ignore", divide="ignore"):
-        probs = softmax(logits, axis=-1).astype(qc.dtype)
+        probs = softmax(logits, axis=-1)
     # a query row with no attendable key gives zeros, not NaN
     probs = np.where(np.isneginf(np.max(bias, axis=-1, keepdims=True)), 0, probs).astype(qc.dtype)
     y = (probs @ vc).astype(q.dtype)

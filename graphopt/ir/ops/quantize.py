@@ -54,16 +54,16 @@ def _exact_float(x: np.ndarray) -> np.ndarray:
 
 def _to_e8m0(x: np.ndarray, saturate: bool, round_mode: str) -> np.ndarray:
     """Power-of-two scale codes: ``2 ** (code - 127)``; code 255 is NaN."""
-    mantissa, exponent = np.frexp(np.abs(x.astype(np.float64)))  # |x| = m * 2**e with m in [0.5, 1)
+    x = x.astype(np.float64)
+    mantissa, exponent = np.frexp(x)  # x = mantissa * 2**exponent, mantissa in [0.5, 1) for positive x
     code = exponent.astype(np.int64) + 126
     if round_mode == "up":
         code += mantissa > 0.5
     elif round_mode == "nearest":
-        code += mantissa >= 0.75
+        code += mantissa >= 0.75  # ties round up
     elif round_mode != "down":
         raise EvaluationError(f"Cast to float8e8m0: round_mode must be up, down or nearest, not {round_mode!r}")
-    too_big = (code > 254) | np.isinf(x)
-    too_small = (code < 0) | (x == 0)
+    too_big, too_small = x > 2.0**127, x < 2.0**-127  # beyond codes 254 and 0; negatives count as too small
     if saturate:
         code = np.where(too_big, 254, np.where(too_small, 0, code))
     else:
@@ -176,14 +176,17 @@ def _quantized_dtype(output_dtype: int, zero_point: DType | None) -> DType:
 @kernel("QuantizeLinear")
 def quantize_linear(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None, *,
                     axis: int, block_size: int, output_dtype: int, saturate: int, precision: int) -> np.ndarray:
-    """``saturate(round_half_even(x / y_scale) + y_zero_point)``, the division in ``precision``."""
+    """``saturate(round_half_even(x / y_scale) + y_zero_point)``.
+
+    The division runs in float32 (as ONNX Runtime does, also for float16 scales) unless
+    ``precision`` names another type.
+    """
     out = _quantized_dtype(output_dtype, None if y_zero_point is None else DType.from_numpy(y_zero_point.dtype))
     scale = _expand_param(y_scale, x.shape, axis, block_size).astype(np.float32)
     with np.errstate(all="ignore"):
         q = x.astype(np.float32) / scale
-    work = DType(precision).numpy if precision else y_scale.dtype
-    if work != np.float32:
-        q = q.astype(work).astype(np.float32)
+    if precision and DType(precision) != DType.FLOAT:
+        q = q.astype(DType(precision).numpy).astype(np.float32)
     zero = 0.0 if y_zero_point is None else _expand_param(y_zero_point, x.shape, axis, block_size)
     if out.is_integer:
         info = ml_dtypes.iinfo(out.numpy)
@@ -206,13 +209,16 @@ def dequantize_linear(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarr
 
 @kernel("DynamicQuantizeLinear")
 def dynamic_quantize_linear(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """uint8 quantization with a scale and zero point chosen so the range covers ``x`` and 0."""
+    """uint8 quantization with a scale and zero point chosen so the range covers ``x`` and 0.
+
+    An all-zero ``x`` gets scale 1 (as in ONNX Runtime) rather than a division by zero.
+    """
     x = x.astype(np.float32)
     low = min(0.0, float(x.min())) if x.size else 0.0
     high = max(0.0, float(x.max())) if x.size else 0.0
     scale = np.float32((np.float32(high) - np.float32(low)) / np.float32(255))
     if scale == 0:
-        return np.zeros(x.shape, np.uint8), np.array(scale, np.float32), np.array(0, np.uint8)
+        return np.zeros(x.shape, np.uint8), np.array(1, np.float32), np.array(0, np.uint8)
     zero = np.rint(np.clip(-np.float32(low) / scale, 0, 255))
     y = np.clip(np.rint(x / scale) + zero, 0, 255).astype(np.uint8)
     return y, np.array(scale, np.float32), np.array(zero, np.uint8)

@@ -36,6 +36,7 @@ def _extreme(fn: Callable[..., np.ndarray], largest: bool) -> ReduceFn:
     """max/min whose reduction of an empty set is the identity (-inf/+inf, or the integer limit)."""
 
     def reduce(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        initial: bool | int | float
         if x.dtype == np.bool_:
             initial = not largest
         elif x.dtype.kind in "iu":
@@ -55,6 +56,16 @@ def _log_sum_exp(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
         return np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
 
 
+def _sum(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.sum(x, axis=axes, keepdims=True)
+
+
+def _mean(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    count = int(np.prod([x.shape[a] for a in axes]))
+    with np.errstate(invalid="ignore", divide="ignore"):  # the mean of an empty set is NaN
+        return np.sum(x, axis=axes, keepdims=True) / count
+
+
 def _log(x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(x)
@@ -64,13 +75,13 @@ def _log(x: np.ndarray) -> np.ndarray:
 # With ``noop_with_empty_axes`` and no axes only the two maps run (ReduceSumSquare is Square).
 _REDUCERS: dict[str, tuple[Callable[[np.ndarray], np.ndarray] | None, ReduceFn,
                            Callable[[np.ndarray], np.ndarray] | None]] = {
-    "ReduceSum": (None, lambda x, a: np.sum(x, axis=a, keepdims=True), None),
-    "ReduceSumSquare": (np.square, lambda x, a: np.sum(x, axis=a, keepdims=True), None),
-    "ReduceL1": (np.abs, lambda x, a: np.sum(x, axis=a, keepdims=True), None),
-    "ReduceL2": (np.square, lambda x, a: np.sum(x, axis=a, keepdims=True), np.sqrt),
-    "ReduceLogSum": (None, lambda x, a: np.sum(x, axis=a, keepdims=True), _log),
+    "ReduceSum": (None, _sum, None),
+    "ReduceSumSquare": (np.square, _sum, None),
+    "ReduceL1": (np.abs, _sum, None),
+    "ReduceL2": (np.square, _sum, np.sqrt),
+    "ReduceLogSum": (None, _sum, _log),
     "ReduceLogSumExp": (None, _log_sum_exp, None),
-    "ReduceMean": (None, lambda x, a: np.mean(x, axis=a, keepdims=True), None),
+    "ReduceMean": (None, _mean, None),
     "ReduceProd": (None, lambda x, a: np.prod(x, axis=a, keepdims=True), None),
     "ReduceMax": (None, _extreme(np.max, largest=True), None),
     "ReduceMin": (None, _extreme(np.min, largest=False), None),

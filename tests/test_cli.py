@@ -1,0 +1,29 @@
+"""The graphopt command on the bundled example and on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from graphopt.cli import main
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "tiny_cnn.onnx"
+
+
+def test_optimize_prints_summary_and_writes_a_valid_model(tmp_path, capsys):
+    out = tmp_path / "out.onnx"
+    assert main(["optimize", str(EXAMPLE), "-o", str(out), "--print-ir"]) == 0
+    text = capsys.readouterr().out
+    assert "graph tiny_cnn(" in text or "graph 'tiny_cnn'" in text
+    assert "max abs difference 0" in text
+    onnx.checker.check_model(str(out), full_check=True)
+
+
+def test_show_and_bad_files(tmp_path, capsys):
+    assert main(["show", str(EXAMPLE)]) == 0
+    assert "Conv x3" in capsys.readouterr().out
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00\x01garbage")
+    assert main(["show", str(bad)]) == 1
+    assert "not a valid ONNX protobuf" in capsys.readouterr().err
