@@ -289,3 +289,57 @@ def export(name: str, directory: str | Path) -> ZooModel:
 def export_all(directory: str | Path) -> dict[str, ZooModel]:
     """Export every zoo model into ``directory``."""
     return {name: export(name, directory) for name in NAMES}
+
+
+# -- a model over protobuf's 2 GiB limit ---------------------------------------------------------
+
+LARGE_DIMS = (12_500, 15_000)
+"""Each of the large model's three weights is a 12500 x 15000 float32 matrix: 750 MB, 2.25 GB in all."""
+_ALIGN = 4096
+_SAMPLE = 1 << 20  # bytes of random data written at a few places in each weight
+
+
+def large_model(directory: str | Path, name: str = "large") -> Path:
+    """Write ``<directory>/<name>.onnx`` with its three 750 MB weights in ``<name>.bin``.
+
+    y = MatMul(Gemm(Relu(MatMul(x, w1) + b1), w2, b2, transB=1), w3) with x: [1, 12500].
+    The weight file is made with ``np.memmap``, so it is sparse: only the random samples written at the
+    start, middle and end of each weight (different in each) take disk space, and the weights are never
+    held in memory here. Offsets are page-aligned.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    directory = Path(directory)
+    k, n = LARGE_DIMS
+    weight_bytes = k * n * 4
+    stride = -(-weight_bytes // _ALIGN) * _ALIGN
+    data_name = f"{name}.bin"
+    data = np.memmap(directory / data_name, dtype=np.uint8, mode="w+", shape=(3 * stride,))
+    rng = np.random.default_rng(0)
+    weights = []
+    for i, wname in enumerate(("w1", "w2", "w3")):
+        offset = i * stride
+        for start in (0, weight_bytes // 2 - weight_bytes // 2 % 4, weight_bytes - _SAMPLE):
+            samples = rng.standard_normal(_SAMPLE // 4).astype(np.float32) * 0.01
+            data[offset + start: offset + start + _SAMPLE] = samples.view(np.uint8)
+        w = TensorProto(name=wname, data_type=TensorProto.FLOAT, dims=[k, n])
+        w.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", data_name), ("offset", offset), ("length", weight_bytes)):
+            w.external_data.add(key=key, value=str(value))
+        weights.append(w)
+    data.flush()
+    del data
+    biases = [onnx.numpy_helper.from_array(rng.standard_normal(size).astype(np.float32), bname)
+              for bname, size in (("b1", n), ("b2", k))]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h1"]), helper.make_node("Add", ["h1", "b1"], ["h2"]),
+             helper.make_node("Relu", ["h2"], ["h3"]),
+             helper.make_node("Gemm", ["h3", "w2", "b2"], ["h4"], transB=1),
+             helper.make_node("MatMul", ["h4", "w3"], ["y"])]
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])],
+                              initializer=weights + biases)
+    model = helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", OPSET)])
+    path = directory / f"{name}.onnx"
+    onnx.save(model, path)
+    return path

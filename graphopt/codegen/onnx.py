@@ -113,7 +113,7 @@ def _chunks(tensor: Tensor) -> Iterable[bytes]:
 
 def _all_constants(graph: Graph) -> Iterable[Value]:
     yield from graph.constants
-    yield from (v for v in graph.inputs if v.const is not None)
+    yield from (Value(const=t) for t in graph.input_defaults.values())
     for node in graph:
         for sub in node.subgraphs():
             yield from _all_constants(sub)
@@ -176,8 +176,8 @@ class _Emitter:
             if v.type is None:
                 raise ExportError(f"graph {g.name!r}: input {v.name!r} has no type")
             gp.input.append(onnx.helper.make_value_info(v.name, protos.type_to_proto(v.type)))
-            if v.const is not None:
-                gp.initializer.append(self.tensor(v.const, v.name))
+            if v in g.input_defaults:
+                gp.initializer.append(self.tensor(g.input_defaults[v], v.name))
         produced_here = {o for n in g for o in n.outputs if o is not None}
         bridges = self.bind_outputs(g, produced_here)
         for c in g.constants:
@@ -230,8 +230,11 @@ class _Emitter:
         if n.domain:
             self.domains.setdefault(n.domain, n.schema.version if n.schema else 1)
         base = n.name or (f"{n.provenance.creator}/{n.op}" if n.provenance else n.op)
+        inputs = list(n.inputs)
+        while inputs and inputs[-1] is None:  # a trailing "" input crashes some runtimes
+            inputs.pop()
         proto = onnx.helper.make_node(
-            n.op, [self.name(v) if v is not None else "" for v in n.inputs],
+            n.op, [self.name(v) if v is not None else "" for v in inputs],
             [self.name(v) if v is not None else "" for v in n.outputs],
             name=self.node_name(base), domain=n.domain or None,
             doc_string=f"graphopt: made by {n.provenance}" if n.provenance else None)

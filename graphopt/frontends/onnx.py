@@ -103,7 +103,8 @@ class _Importer:
             if vi.name in initializer_names:  # an overridable default: an input that carries a constant
                 c = local.names.pop(vi.name)
                 g.remove_constant(c)
-                v = Value(protos.type_from_proto(vi.type), vi.name, const=c.const)
+                v = Value(protos.type_from_proto(vi.type), vi.name)
+                g.input_defaults[v] = c.const  # type: ignore[assignment]
             else:
                 v = Value(protos.type_from_proto(vi.type), vi.name)
             g.inputs.append(v)

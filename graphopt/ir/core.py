@@ -279,6 +279,7 @@ class Graph:
         self.metadata: dict[str, str] = {}
         self.doc = ""
         self._constants: dict[Value, None] = {}
+        self.input_defaults: dict[Value, Tensor] = {}  # overridable values for inputs (ONNX initializers)
         self._root = Node("<root>")
         self._root._prev = self._root._next = self._root
         self._len = 0
@@ -490,6 +491,7 @@ class Graph:
 
         g = Graph(name=self.name)
         g.inputs = [clone(v) for v in self.inputs]
+        g.input_defaults = {mapping[v]: t for v, t in self.input_defaults.items()}
         for c in self._constants:
             g._constants[clone(c)] = None
         g.opset_imports = dict(self.opset_imports)

@@ -56,10 +56,11 @@ class _Env:
 def evaluate(graph: Graph, inputs: Mapping[str, Any] | Sequence[Any]) -> list[Any]:
     """Run ``graph`` on ``inputs`` (by input name, or positionally) and return its outputs in order."""
     if isinstance(inputs, Mapping):
-        missing = [v.name for v in graph.inputs if v.name not in inputs and v.const is None]
+        defaults = graph.input_defaults
+        missing = [v.name for v in graph.inputs if v.name not in inputs and v not in defaults]
         if missing:
             raise EvaluationError(f"graph {graph.name!r}: no value given for inputs {missing}")
-        args = [inputs[v.name] if v.name in inputs else v.const.numpy() for v in graph.inputs]  # type: ignore[union-attr]
+        args = [inputs[v.name] if v.name in inputs else defaults[v].numpy() for v in graph.inputs]  # type: ignore[index]
     else:
         args = list(inputs)
     return _run(graph, args, _Env())

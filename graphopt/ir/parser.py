@@ -150,7 +150,7 @@ class _Parser:
         tok, before = self.toks[index], self.toks[index - 1] if index else ""
         if before[:1] == "%" and ":" in before:
             return f" (names may contain ':'; for a type write '{before.split(':')[0]}: ...' with a space)"
-        if _kind(tok) == "type" and tok[:tok.index("[")] not in _DTYPE_SHORTS:
+        if _kind(tok) == "type" and tok[:tok.index("[")] in ("const", *KIND_WORDS):
             return " (write a space before '[')"
         if tok in _DTYPE_SHORTS and self.toks[index + 1] == "[":
             return " (write a type without a space before '[')"
@@ -417,7 +417,10 @@ class _Parser:
             elem = self.type()
             self.expect(">", f"'>' to close {tok}<...>")
             return SequenceType(elem) if tok == "seq" else OptionalType(elem)
-        if _kind(tok) == "type" and tok[:tok.index("[")] in _DTYPE_SHORTS:
+        if _kind(tok) == "type":
+            if tok[:tok.index("[")] not in _DTYPE_SHORTS:
+                raise self.error(self.i - 1, f"unknown dtype {tok[:tok.index('[')]!r}; the dtypes are "
+                                             f"{', '.join(d.short for d in DType)}")
             t = self.types[tok] = self.tensor_type(tok, self.i - 1)
             return t
         raise self.unexpected("a type like f32[N,3], i64[*], seq<...>, opt<...> or ?", self.i - 1)

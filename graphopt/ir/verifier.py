@@ -37,6 +37,10 @@ class _Verifier:
         for c in g.constants:
             if c.const is None:
                 raise VerificationError(f"{where}: constant {c.name!r} has no data")
+        for v in g.inputs:
+            if v.const is not None:
+                raise VerificationError(f"{where}: input {v.name!r} holds constant data; an overridable default "
+                                        "belongs in graph.input_defaults")
         for node in g:
             self.node(node, g, visible)
             visible.update(o for o in node.outputs if o is not None)

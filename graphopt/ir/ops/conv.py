@@ -1,7 +1,8 @@
 """Convolutions: Conv, ConvTranspose, ConvInteger, QLinearConv, QLinearMatMul and DeformConv.
 
 Conv is im2col (a strided view of the padded input, copied once) followed by one
-batched matmul over the groups; ConvTranspose is a matmul followed by col2im.
+matmul per group (depthwise convs loop over kernel taps instead); ConvTranspose
+is a matmul followed by col2im.
 The sliding-window geometry (pads, auto_pad, ceil_mode) lives here too and is
 shared with the pools.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -138,9 +140,9 @@ def window_out_shape(ctx: InferContext, spatial: Sequence[Dim], kernel: Sequence
 # -- Conv ---------------------------------------------------------------------------------
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype a float kernel computes in: float32 for narrower floats, float64 for integers."""
+    """The dtype a conv computes in: float32 for narrower floats, float64 (exact here) for integers."""
     if dtype.kind in "iub":
-        return np.dtype(np.float64)  # exact for the integer products and sums of quantized convs
+        return np.dtype(np.float64)
     return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
@@ -160,14 +162,18 @@ def grouped_matmul(w: np.ndarray, cols: np.ndarray, group: int) -> np.ndarray:
     out = cols.shape[w.ndim:]
     m, taps = w.shape[0], math.prod(w.shape[2:])
     rank = len(out)
-    # one 2-D matmul per group over all images at once: numpy's stacked matmul is far slower for skinny operands
+    # (G, C/G * taps, N * out): one matmul per group covers every image
     flat = cols.transpose(1, *range(2, 2 + rank), 0, *range(2 + rank, 2 + 2 * rank))
-    flat = flat.reshape(group, (c // group) * taps, n * math.prod(out))
-    wg = w.reshape(group, m // group, -1)
-    y = np.empty((group, m // group, flat.shape[-1]), np.result_type(w, cols))
-    for g in range(group):
-        np.matmul(wg[g], flat[g], out=y[g])
+    y = matmul_per_group(w.reshape(group, m // group, -1), flat.reshape(group, (c // group) * taps, -1))
     return np.ascontiguousarray(y.reshape(m, n, *out).swapaxes(0, 1))
+
+
+def matmul_per_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a[g] @ b[g]`` for each group, as 2-D BLAS calls (numpy's stacked matmul is slow for skinny operands)."""
+    y = np.empty((a.shape[0], a.shape[1], b.shape[2]), np.result_type(a, b))
+    for g in range(a.shape[0]):
+        np.matmul(a[g], b[g], out=y[g])
+    return y
 
 
 def depthwise(x: np.ndarray, w: np.ndarray, win: Window) -> np.ndarray:
@@ -183,10 +189,14 @@ def depthwise(x: np.ndarray, w: np.ndarray, win: Window) -> np.ndarray:
 
 
 def conv_nd(
-    x: np.ndarray, w: np.ndarray, *, group: int, auto_pad: str, dilations: Sequence[int] | None,
-    kernel_shape: Sequence[int] | None, pads: Sequence[int] | None, strides: Sequence[int] | None,
+    x: np.ndarray, w: np.ndarray, *, group: int = 1, auto_pad: str = "NOTSET", dilations: Sequence[int] | None = None,
+    kernel_shape: Sequence[int] | None = None, pads: Sequence[int] | None = None,
+    strides: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Correlate ``x`` (N, C, *spatial) with ``w`` (M, C/group, *kernel), both already in the compute dtype."""
+    """Correlate ``x`` (N, C, *spatial) with ``w`` (M, C/group, *kernel), both already in the compute dtype.
+
+    The keyword arguments are the attributes of Conv (and of ConvInteger and QLinearConv, which share them).
+    """
     if x.shape[1] != w.shape[1] * group:
         raise ValueError(f"input has {x.shape[1]} channels, weight expects {w.shape[1]} x group {group}")
     kernel = tuple(kernel_shape or w.shape[2:])
@@ -204,12 +214,9 @@ def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
 
 
 @kernel("Conv")
-def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, group: int, auto_pad: str,
-         dilations: Sequence[int] | None = None, kernel_shape: Sequence[int] | None = None,
-         pads: Sequence[int] | None = None, strides: Sequence[int] | None = None) -> np.ndarray:
+def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, **attrs: Any) -> np.ndarray:
     ct = compute_dtype(x.dtype)
-    y = conv_nd(x.astype(ct, copy=False), w.astype(ct, copy=False), group=group, auto_pad=auto_pad,
-                dilations=dilations, kernel_shape=kernel_shape, pads=pads, strides=strides)
+    y = conv_nd(x.astype(ct, copy=False), w.astype(ct, copy=False), **attrs)
     return add_bias(y, b).astype(x.dtype, copy=False)
 
 
@@ -226,12 +233,8 @@ def minus_zero_point(x: np.ndarray, zp: np.ndarray | None, channel_axis: int | N
 
 @kernel("ConvInteger")
 def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
-                 w_zero_point: np.ndarray | None = None, *, group: int, auto_pad: str,
-                 dilations: Sequence[int] | None = None, kernel_shape: Sequence[int] | None = None,
-                 pads: Sequence[int] | None = None, strides: Sequence[int] | None = None) -> np.ndarray:
-    y = conv_nd(minus_zero_point(x, x_zero_point), minus_zero_point(w, w_zero_point, 0), group=group,
-                auto_pad=auto_pad, dilations=dilations, kernel_shape=kernel_shape, pads=pads, strides=strides)
-    return y.astype(np.int32)
+                 w_zero_point: np.ndarray | None = None, **attrs: Any) -> np.ndarray:
+    return conv_nd(minus_zero_point(x, x_zero_point), minus_zero_point(w, w_zero_point, 0), **attrs).astype(np.int32)
 
 
 def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray | None,
@@ -247,12 +250,8 @@ def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray |
 @kernel("QLinearConv")
 def qlinear_conv(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None, w: np.ndarray,
                  w_scale: np.ndarray, w_zero_point: np.ndarray | None, y_scale: np.ndarray,
-                 y_zero_point: np.ndarray | None = None, b: np.ndarray | None = None, *, group: int,
-                 auto_pad: str, dilations: Sequence[int] | None = None, kernel_shape: Sequence[int] | None = None,
-                 pads: Sequence[int] | None = None, strides: Sequence[int] | None = None) -> np.ndarray:
-    acc = conv_nd(minus_zero_point(x, x_zero_point), minus_zero_point(w, w_zero_point, 0), group=group,
-                  auto_pad=auto_pad, dilations=dilations, kernel_shape=kernel_shape, pads=pads, strides=strides)
-    acc = add_bias(acc, b)
+                 y_zero_point: np.ndarray | None = None, b: np.ndarray | None = None, **attrs: Any) -> np.ndarray:
+    acc = add_bias(conv_nd(minus_zero_point(x, x_zero_point), minus_zero_point(w, w_zero_point, 0), **attrs), b)
     w_scale = np.asarray(w_scale).reshape((-1,) + (1,) * (acc.ndim - 2))
     multiplier = (x_scale * w_scale / y_scale).astype(np.float32)
     dtype = x.dtype if y_zero_point is None else y_zero_point.dtype
@@ -331,17 +330,18 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
     strides = tuple(strides or (1,) * rank)
     dilations = tuple(dilations or (1,) * rank)
     mg = w.shape[1]
-    # cols[n, m, *k, *in]: what input pixel `in` contributes through kernel tap `k` to output channel m
+    # cols[m, *k, n, *in]: what input pixel `in` of image n contributes through kernel tap `k` to channel m
     wg = w.astype(ct, copy=False).reshape(group, c // group, mg * math.prod(kernel)).transpose(0, 2, 1)
-    cols = np.matmul(wg, x.astype(ct, copy=False).reshape(n, group, c // group, -1))
-    cols = cols.reshape((n, group * mg, *kernel, *sizes))
+    xg = x.astype(ct, copy=False).reshape(n, group, c // group, -1).transpose(1, 2, 0, 3).reshape(group, c // group, -1)
+    cols = matmul_per_group(wg, xg).reshape((group * mg, *kernel, n, *sizes))
     pad_end = output_padding or (0,) * rank
     full = tuple(s * (i - 1) + (k - 1) * d + 1 + p for s, i, k, d, p in zip(strides, sizes, kernel, dilations,
                                                                             pad_end, strict=False))
-    y = np.zeros((n, group * mg, *full), ct)
+    y = np.zeros((group * mg, n, *full), ct)
     win = Window(kernel, strides, dilations, tuple(sizes), (0,) * rank, (0,) * rank)
     for offs, where in win.offsets():
-        y[(slice(None), slice(None), *where)] += cols[(slice(None), slice(None), *offs)]
+        y[(slice(None), slice(None), *where)] += cols[(slice(None), *offs)]
+    y = y.swapaxes(0, 1)
     geo = conv_transpose_geometry(sizes, kernel, strides=strides, dilations=dilations, pads=pads,
                                   output_padding=output_padding, output_shape=output_shape, auto_pad=auto_pad)
     y = crop(y, [s for _, s in geo], [o for o, _ in geo])  # type: ignore[misc]
@@ -387,9 +387,8 @@ def deform_conv(x: np.ndarray, w: np.ndarray, offset: np.ndarray, b: np.ndarray 
     n, c, *sizes = x.shape
     kernel = tuple(kernel_shape or w.shape[2:])
     rank, taps = len(kernel), math.prod(kernel)
-    win = window_of(sizes, kernel, strides=strides, dilations=dilations, pads=pads)
     out = tuple(offset.shape[2:])
-    win = Window(win.kernel, win.strides, win.dilations, out, win.begin, win.end)
+    win = replace(window_of(sizes, kernel, strides=strides, dilations=dilations, pads=pads), out=out)
     points = math.prod(out)
     off = offset.astype(ct).reshape(n, offset_group, taps, rank, points)
     coords = [(off[:, :, :, axis, :] + tap_positions(win, axis)).reshape(n, offset_group, taps * points)
@@ -404,15 +403,20 @@ def deform_conv(x: np.ndarray, w: np.ndarray, offset: np.ndarray, b: np.ndarray 
 
 # -- shape inference ----------------------------------------------------------------------
 
-_CONV_INPUTS = {"QLinearConv": (0, 3)}
-_CONV_DTYPE = {"ConvInteger": DType.INT32}
+def _conv_dtype(ctx: InferContext) -> DType | None:
+    op = ctx.node.op
+    if op == "ConvInteger":
+        return DType.INT32
+    if op == "QLinearConv":
+        return ctx.dtype(7) if ctx.has_input(7) else ctx.dtype(0)
+    return ctx.dtype(0) or ctx.dtype(1)
 
 
 @shape_inference("Conv", "ConvInteger", "QLinearConv", "DeformConv")
 def infer_conv(ctx: InferContext) -> list[Type]:
     op = ctx.node.op
-    xi, wi = _CONV_INPUTS.get(op, (0, 1))
-    dtype = _CONV_DTYPE.get(op) or (ctx.dtype(7) if op == "QLinearConv" and ctx.has_input(7) else ctx.dtype(xi))
+    xi, wi = (0, 3) if op == "QLinearConv" else (0, 1)
+    dtype = _conv_dtype(ctx)
     xs, ws = ctx.shape(xi), ctx.shape(wi)
     rank = len(xs) if xs is not None else len(ws) if ws is not None else None
     if rank is None or dtype is None:

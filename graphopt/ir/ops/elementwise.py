@@ -40,15 +40,13 @@ def _to_float(a: np.ndarray) -> np.ndarray:
 def _run(fn: Callable[..., Any], *xs: np.ndarray, out: Any = None) -> np.ndarray:
     """``fn`` on widened inputs, returned in ``out`` (default: the first input's dtype)."""
     with np.errstate(all="ignore"):
-        result = np.asarray(fn(*(_widen(x) for x in xs)))
-    return result.astype(out or xs[0].dtype, copy=False)
+        return np.asarray(fn(*(_widen(x) for x in xs))).astype(out or xs[0].dtype, copy=False)
 
 
 def _float_run(fn: Callable[..., Any], *xs: np.ndarray, **attrs: Any) -> np.ndarray:
     """``fn`` in float32/float64, rounded back to the first input's dtype."""
     with np.errstate(all="ignore"):
-        result = np.asarray(fn(*(_to_float(x) for x in xs), **attrs))
-    return result.astype(xs[0].dtype, copy=False)
+        return np.asarray(fn(*(_to_float(x) for x in xs), **attrs)).astype(xs[0].dtype, copy=False)
 
 
 # -- unary float math and activations --------------------------------------------------

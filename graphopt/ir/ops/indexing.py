@@ -8,9 +8,11 @@ import numpy as np
 
 from graphopt.ir.dtypes import DType
 from graphopt.ir.inference import InferContext
-from graphopt.ir.ops.tensor import dim_prod, ints, normalize_axis, small_sym, tensor_of
+from graphopt.ir.ops.tensor import dim_prod, ints, like_input, normalize_axis, small_sym, static_sym, tensor_of
 from graphopt.ir.registry import kernel, shape_inference
 from graphopt.ir.types import Dim, TensorType, Type
+
+shape_inference("ScatterElements", "ScatterND", "TensorScatter", "ReverseSequence", "CumSum", "CumProd")(like_input)
 
 # -- Gather, GatherElements, GatherND -----------------------------------------------------------
 
@@ -25,12 +27,13 @@ def _infer_gather(ctx: InferContext) -> list[Type]:
     if data is None or idx is None:
         return [tensor_of(ctx, 0, None)]
     axis = normalize_axis(ctx.attr("axis"), len(data), ctx)
-    value, picks = small_sym(ctx, 0), ctx.sym(1)
-    if value is not None and len(data) == 1 and picks is not None and all(isinstance(p, int) for p in picks):
+    value = small_sym(ctx, 0) if len(data) == 1 else None
+    picks = None if value is None else static_sym(ctx, 1)
+    if value is not None and picks is not None:
         n = len(value)
-        if any(not -n <= p < n for p in picks):  # type: ignore[operator]
-            raise ctx.fail(f"indices {list(picks)} out of range for a shape value of length {n}")
-        ctx.set_sym(0, tuple(value[p] for p in picks))  # type: ignore[index]
+        if any(not -n <= p < n for p in picks):
+            raise ctx.fail(f"indices {picks} out of range for a shape value of length {n}")
+        ctx.set_sym(0, tuple(value[p] for p in picks))
     return [tensor_of(ctx, 0, (*data[:axis], *idx, *data[axis + 1:]))]
 
 
@@ -50,7 +53,8 @@ def gather_nd(data: np.ndarray, indices: np.ndarray, *, batch_dims: int = 0) -> 
     batch = int(np.prod(data.shape[:b], dtype=np.int64))
     flat_data = data.reshape(batch, *data.shape[b:])
     flat_idx = indices.reshape(batch, -1, k).astype(np.int64)
-    picked = flat_data[(np.arange(batch)[:, None], *np.moveaxis(flat_idx, -1, 0))]
+    index = (np.arange(batch)[:, None], *np.moveaxis(flat_idx, -1, 0))
+    picked = flat_data[index]
     return picked.reshape(*indices.shape[:-1], *data.shape[b + k:])
 
 
@@ -88,7 +92,7 @@ def _scatter(data: np.ndarray, index: tuple[np.ndarray, ...], updates: np.ndarra
 def scatter_elements(data: np.ndarray, indices: np.ndarray, updates: np.ndarray, *, axis: int = 0,
                      reduction: str = "none") -> np.ndarray:
     axis = normalize_axis(axis, data.ndim)
-    index = list(np.indices(indices.shape, sparse=True))
+    index: list[np.ndarray] = list(np.indices(indices.shape, sparse=True))
     index[axis] = indices.astype(np.int64)
     return _scatter(data, tuple(index), updates, reduction)
 
@@ -133,11 +137,11 @@ def _infer_one_hot(ctx: InferContext) -> list[Type]:
     if shape is None:
         return [TensorType(dtype, None)]
     depth: Dim = None
-    c = ctx.const(1)
+    c, value = ctx.const(1), ctx.sym(1)
     if c is not None and c.size == 1:
         depth = int(c.reshape(-1)[0])
-    elif ctx.sym(1) is not None and len(ctx.sym(1)) == 1:  # type: ignore[arg-type]
-        depth = ctx.sym(1)[0]  # type: ignore[index]
+    elif value is not None and len(value) == 1:
+        depth = value[0]
     axis = normalize_axis(ctx.attr("axis"), len(shape), ctx, extra=1)
     return [TensorType(dtype, (*shape[:axis], depth, *shape[axis:]))]
 
@@ -238,8 +242,8 @@ def reverse_sequence(x: np.ndarray, sequence_lens: np.ndarray, *, batch_axis: in
                      time_axis: int = 0) -> np.ndarray:
     out = x.copy()
     flip_axis = time_axis - (batch_axis < time_axis)  # the time axis once the batch axis is indexed away
-    for b, n in enumerate(ints(sequence_lens)):  # type: ignore[arg-type]
-        index = [slice(None)] * x.ndim
+    for b, n in enumerate(ints(sequence_lens)):
+        index: list[int | slice] = [slice(None)] * x.ndim
         index[batch_axis], index[time_axis] = b, slice(0, n)
         out[tuple(index)] = np.flip(x[tuple(index)], flip_axis)
     return out
@@ -251,8 +255,12 @@ def _cumulative(x: np.ndarray, axis: np.ndarray, exclusive: int, reverse: int,
     src = np.flip(x, a) if reverse else x
     out = accumulate(src, axis=a, dtype=x.dtype)
     if exclusive:
-        head = np.full_like(np.take(out, [0], axis=a), identity)
-        out = np.concatenate([head, np.take(out, np.arange(out.shape[a] - 1), axis=a)], axis=a)
+        shifted = np.full_like(out, identity)
+        dst: list[slice] = [slice(None)] * x.ndim
+        src_part: list[slice] = [slice(None)] * x.ndim
+        dst[a], src_part[a] = slice(1, None), slice(None, -1)
+        shifted[tuple(dst)] = out[tuple(src_part)]
+        out = shifted
     return np.flip(out, a) if reverse else out
 
 

@@ -258,7 +258,10 @@ def infer_regex_full_match(ctx: InferContext) -> list[Type]:
 @kernel("StringSplit")
 def string_split(x: np.ndarray, *, delimiter: str | None = None, maxsplit: int | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    parts = [s.split(delimiter or None, -1 if maxsplit is None else maxsplit) for s in x.reshape(-1)]
+    limit = -1 if maxsplit is None else maxsplit
+    # an empty string has no substrings; splitting on whitespace trims the remainder too
+    parts = [(s.split(delimiter, limit) if delimiter else s.strip().split(None, limit)) if s else []
+             for s in x.reshape(-1)]
     width = max((len(p) for p in parts), default=0)
     out = np.full((len(parts), width), "", dtype=object)
     for i, p in enumerate(parts):

@@ -92,10 +92,10 @@ def _float_text(v: float) -> str:
 
 
 def _from_strings(x: np.ndarray, to: DType) -> np.ndarray:
-    """Parse a string tensor into float64 (or Python ints for an integer or bool target)."""
+    """Parse a string tensor into float64 (int64 for an integer or bool target)."""
     texts = [s.decode() if isinstance(s, bytes) else str(s) for s in x.flat]
     if to.is_integer or to == DType.BOOL:
-        return np.array([_parse_int(s) for s in texts], dtype=object).reshape(x.shape)
+        return np.array([_parse_int(s) for s in texts], dtype=np.int64).reshape(x.shape)
     return np.array([_parse_float(s) for s in texts], dtype=np.float64).reshape(x.shape)
 
 

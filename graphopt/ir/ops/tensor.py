@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -83,13 +84,18 @@ def normalize_axis(axis: int, rank: int, ctx: InferContext | None = None, *, ext
     return axis % n
 
 
+@overload
+def ints(a: np.ndarray) -> list[int]: ...
+@overload
+def ints(a: None) -> None: ...
 def ints(a: np.ndarray | None) -> list[int] | None:
+    """An integer tensor's elements as Python ints (``None`` passes through, for omitted inputs)."""
     return None if a is None else [int(v) for v in np.asarray(a).reshape(-1)]
 
 
 # -- inference helpers shared with indexing.py --------------------------------------------
 
-def tensor_of(ctx: InferContext, i: int, shape: Shape, dtype: DType | None = None) -> TensorType:
+def tensor_of(ctx: InferContext, i: int, shape: Sequence[Dim] | None, dtype: DType | None = None) -> TensorType:
     """A tensor type with input ``i``'s dtype (or ``dtype``) and ``shape``."""
     if dtype is None:
         dtype = ctx.dtype(i) or DType.UNDEFINED
@@ -108,7 +114,10 @@ def small_sym(ctx: InferContext, i: int) -> SymValue | None:
 def static_sym(ctx: InferContext, i: int) -> list[int] | None:
     """Input ``i`` as a list of ints, when every element is statically known."""
     s = ctx.sym(i)
-    return list(s) if s is not None and all(isinstance(v, int) for v in s) else None  # type: ignore[arg-type]
+    if s is None:
+        return None
+    values = [v for v in s if isinstance(v, int)]
+    return values if len(values) == len(s) else None
 
 
 def sym_shape_of(ctx: InferContext, i: int) -> Shape:
@@ -122,8 +131,9 @@ def sym_shape_of(ctx: InferContext, i: int) -> Shape:
     return None
 
 
-@shape_inference("Trilu", "ReverseSequence", "CumSum", "CumProd", "ScatterElements", "ScatterND", "TensorScatter")
+@shape_inference("Trilu")
 def like_input(ctx: InferContext) -> list[Type]:
+    """Output typed exactly as input 0."""
     return [tensor_of(ctx, 0, ctx.shape(0))]
 
 
@@ -133,7 +143,7 @@ def like_input(ctx: InferContext) -> list[Type]:
 def reshape(x: np.ndarray, shape: np.ndarray, *, allowzero: int = 0) -> np.ndarray:
     dims = ints(shape)
     if not allowzero:
-        dims = [x.shape[i] if d == 0 else d for i, d in enumerate(dims)]  # type: ignore[union-attr]
+        dims = [x.shape[i] if d == 0 else d for i, d in enumerate(dims)]
     return x.reshape(dims)
 
 
@@ -207,12 +217,12 @@ def _infer_flatten(ctx: InferContext) -> list[Type]:
 
 @kernel("Squeeze")
 def squeeze(x: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
-    return np.squeeze(x, axis=None if axes is None else tuple(ints(axes)))  # type: ignore[arg-type]
+    return np.squeeze(x, axis=None if axes is None else tuple(ints(axes)))
 
 
 @kernel("Unsqueeze")
 def unsqueeze(x: np.ndarray, axes: np.ndarray) -> np.ndarray:
-    return np.expand_dims(x, tuple(ints(axes)))  # type: ignore[arg-type]
+    return np.expand_dims(x, tuple(ints(axes)))
 
 
 def _pass_sym(ctx: InferContext, shape: Shape) -> None:
@@ -260,8 +270,8 @@ def _infer_unsqueeze(ctx: InferContext) -> list[Type]:
         new = {normalize_axis(a, rank, ctx) for a in axes}
         rest = iter(shape)
         out = tuple(1 if i in new else next(rest) for i in range(rank))
-    elif shape is not None and _axes_count(ctx, 1) is not None:
-        out = (None,) * (len(shape) + _axes_count(ctx, 1))  # type: ignore[operator]
+    elif shape is not None and (count := _axes_count(ctx, 1)) is not None:
+        out = (None,) * (len(shape) + count)
     _pass_sym(ctx, out)
     return [tensor_of(ctx, 0, out)]
 
@@ -308,7 +318,7 @@ def _infer_concat(ctx: InferContext) -> list[Type]:
     dtype = next((ctx.dtype(i) for i in range(ctx.num_inputs) if ctx.dtype(i) is not None), None)
     values = [_elements(ctx, i) for i in range(ctx.num_inputs)]
     if values and all(v is not None for v in values):
-        ctx.set_sym(0, tuple(d for v in values for d in v))  # type: ignore[union-attr]
+        ctx.set_sym(0, tuple(d for v in values if v is not None for d in v))
     known = [s for s in shapes if s is not None]
     if not known:
         return [tensor_of(ctx, 0, None, dtype)]
@@ -334,7 +344,7 @@ def split_sizes(length: int, parts: int) -> list[int]:
 def split(ctx: EvalContext, x: np.ndarray, sizes: np.ndarray | None = None, *, axis: int = 0,
           num_outputs: int | None = None) -> tuple[np.ndarray, ...]:
     axis = normalize_axis(axis, x.ndim)
-    counts = ints(sizes) or split_sizes(x.shape[axis], num_outputs or ctx.num_outputs)
+    counts = split_sizes(x.shape[axis], num_outputs or ctx.num_outputs) if sizes is None else ints(sizes)
     return tuple(np.split(x, np.cumsum(counts)[:-1], axis=axis))
 
 
@@ -363,10 +373,9 @@ def _infer_split(ctx: InferContext) -> list[Type]:
 @kernel("Slice")
 def slice_(x: np.ndarray, starts: np.ndarray, ends: np.ndarray, axes: np.ndarray | None = None,
            steps: np.ndarray | None = None) -> np.ndarray:
-    first, last = ints(starts), ints(ends)
     index = [slice(None)] * x.ndim
-    for a, s, e, st in _slice_specs(first, last, ints(axes), ints(steps), x.ndim):  # type: ignore[arg-type]
-        index[a] = slice(s, e, st)
+    for a, first, last, step in _slice_specs(ints(starts), ints(ends), ints(axes), ints(steps), x.ndim):
+        index[a] = slice(first, last, step)
     return x[tuple(index)]
 
 
@@ -407,8 +416,7 @@ def _sliced_dim(dim: Dim, start: Dim, end: Dim, step: Dim) -> Dim:
 @shape_inference("Slice")
 def _infer_slice(ctx: InferContext) -> list[Type]:
     shape = ctx.shape(0)
-    parts = [ctx.sym(i) if ctx.has_input(i) else None for i in range(1, 5)]
-    starts, ends, axes, steps = parts
+    starts, ends, axes, steps = (ctx.sym(i) if ctx.has_input(i) else None for i in range(1, 5))
     if shape is None or starts is None or ends is None or (ctx.has_input(3) and axes is None) or (
             ctx.has_input(4) and steps is None):
         return [tensor_of(ctx, 0, None if shape is None else (None,) * len(shape))]
@@ -417,13 +425,13 @@ def _infer_slice(ctx: InferContext) -> list[Type]:
     except ValueError as e:
         raise ctx.fail(str(e)) from None
     out = list(shape)
-    for a, s, e, st in specs:
-        out[a] = _sliced_dim(shape[a], s, e, st)
+    for a, first, last, step in specs:
+        out[a] = _sliced_dim(shape[a], first, last, step)
     value = small_sym(ctx, 0)
     if value is not None and len(shape) == 1 and len(specs) == 1:
-        _, s, e, st = specs[0]
-        if all(isinstance(v, int) for v in (s, e, st)):
-            ctx.set_sym(0, value[slice(s, e, st)])
+        _, first, last, step = specs[0]
+        if isinstance(first, int) and isinstance(last, int) and isinstance(step, int):
+            ctx.set_sym(0, value[first:last:step])
     return [tensor_of(ctx, 0, out)]
 
 
@@ -460,7 +468,7 @@ def _infer_size(ctx: InferContext) -> list[Type]:
 @kernel("ConstantOfShape")
 def constant_of_shape(shape: np.ndarray, *, value: Tensor | None = None) -> np.ndarray:
     fill = np.zeros(1, np.float32) if value is None else value.numpy().reshape(-1)
-    return np.full(ints(shape), fill[0], dtype=fill.dtype)  # type: ignore[arg-type]
+    return np.full(ints(shape), fill[0], dtype=fill.dtype)
 
 
 @shape_inference("ConstantOfShape")
@@ -468,9 +476,9 @@ def _infer_constant_of_shape(ctx: InferContext) -> list[Type]:
     value = ctx.attr("value")
     dtype = DType.FLOAT if value is None else value.dtype
     shape = sym_shape_of(ctx, 0)
-    if dtype.is_integer and shape is not None and len(shape) == 1 and isinstance(shape[0], int) \
-            and shape[0] <= MAX_SYM_LEN:
-        ctx.set_sym(0, (int(value.numpy().reshape(-1)[0]),) * shape[0])
+    length = shape[0] if shape is not None and len(shape) == 1 else None
+    if value is not None and dtype.is_integer and isinstance(length, int) and length <= MAX_SYM_LEN:
+        ctx.set_sym(0, (int(value.numpy().reshape(-1)[0]),) * length)
     return [TensorType(dtype, shape)]
 
 
@@ -508,10 +516,10 @@ def _infer_range(ctx: InferContext) -> list[Type]:
     if isinstance(start, int) and isinstance(limit, int) and isinstance(delta, int) and delta:
         values = range(start, limit, delta)
         length = len(values)
-        if ctx.dtype(0) is not None and ctx.dtype(0).is_integer and length <= MAX_SYM_LEN:  # type: ignore[union-attr]
+        if (ctx.dtype(0) or DType.UNDEFINED).is_integer and length <= MAX_SYM_LEN:
             ctx.set_sym(0, tuple(values))
-    elif all(c is not None for c in consts):
-        length = range_length(*consts)  # type: ignore[arg-type]
+    elif consts[0] is not None and consts[1] is not None and consts[2] is not None:
+        length = range_length(consts[0], consts[1], consts[2])
     elif start == 0 and delta == 1:
         length = limit
     return [tensor_of(ctx, 0, (length,))]
@@ -533,7 +541,7 @@ def _infer_eye_like(ctx: InferContext) -> list[Type]:
 
 @kernel("Expand")
 def expand(x: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    return np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(ints(shape)))).copy()  # type: ignore[arg-type]
+    return np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(ints(shape)))).copy()
 
 
 @shape_inference("Expand")
@@ -546,7 +554,7 @@ def _infer_expand(ctx: InferContext) -> list[Type]:
 
 @kernel("Tile")
 def tile(x: np.ndarray, repeats: np.ndarray) -> np.ndarray:
-    return np.tile(x, tuple(ints(repeats)))  # type: ignore[arg-type]
+    return np.tile(x, tuple(ints(repeats)))
 
 
 @shape_inference("Tile")
@@ -573,7 +581,7 @@ def pad(x: np.ndarray, pads: np.ndarray, constant_value: np.ndarray | None = Non
     n = len(axis_list)
     crop = [slice(None)] * x.ndim
     widths = [(0, 0)] * x.ndim
-    for a, before, after in zip(axis_list, amounts[:n], amounts[n:], strict=True):  # type: ignore[index]
+    for a, before, after in zip(axis_list, amounts[:n], amounts[n:], strict=True):
         crop[a] = slice(max(-before, 0), x.shape[a] - max(-after, 0))
         widths[a] = (max(before, 0), max(after, 0))
     x = x[tuple(crop)]
@@ -582,7 +590,7 @@ def pad(x: np.ndarray, pads: np.ndarray, constant_value: np.ndarray | None = Non
         return np.pad(x, widths, mode="constant", constant_values=np.asarray(fill).astype(x.dtype))
     if mode not in ("reflect", "edge", "wrap"):
         raise ValueError(f"unknown pad mode {mode!r}")
-    return np.pad(x, widths, mode=mode)
+    return np.pad(x, widths, mode=mode)  # type: ignore[call-overload]
 
 
 @shape_inference("Pad")
@@ -609,7 +617,7 @@ def center_crop_pad(x: np.ndarray, shape: np.ndarray, *, axes: Sequence[int] | N
     out_shape = list(x.shape)
     src = [slice(None)] * x.ndim
     dst = [slice(None)] * x.ndim
-    for a, target in zip(axis_list, ints(shape), strict=True):  # type: ignore[arg-type]
+    for a, target in zip(axis_list, ints(shape), strict=True):
         have = x.shape[a]
         out_shape[a] = target
         if target < have:
@@ -674,21 +682,24 @@ def _infer_depth_space(ctx: InferContext) -> list[Type]:
 def col2im(x: np.ndarray, image_shape: np.ndarray, block_shape: np.ndarray, *, dilations: Sequence[int] | None = None,
            pads: Sequence[int] | None = None, strides: Sequence[int] | None = None) -> np.ndarray:
     image, block = ints(image_shape), ints(block_shape)
-    nd = len(image)  # type: ignore[arg-type]
+    nd = len(image)
     dilations = dilations or (1,) * nd
     strides = strides or (1,) * nd
     pads = pads or (0,) * (2 * nd)
-    padded = [image[d] + pads[d] + pads[d + nd] for d in range(nd)]  # type: ignore[index]
-    counts = [(padded[d] - dilations[d] * (block[d] - 1) - 1) // strides[d] + 1 for d in range(nd)]  # type: ignore[index]
+    padded = [image[d] + pads[d] + pads[d + nd] for d in range(nd)]
+    counts = [(padded[d] - dilations[d] * (block[d] - 1) - 1) // strides[d] + 1 for d in range(nd)]
     n = x.shape[0]
-    c = x.shape[1] // math.prod(block)  # type: ignore[arg-type]
-    columns = x.reshape(n, c, *block, *counts)  # type: ignore[misc]
+    c = x.shape[1] // math.prod(block)
+    columns = x.reshape(n, c, *block, *counts)
     out = np.zeros((n, c, *padded), x.dtype)
-    for offset in np.ndindex(*block):  # type: ignore[misc]
-        window = tuple(slice(k * dil, k * dil + st * (m - 1) + 1, st)
-                       for k, dil, st, m in zip(offset, dilations, strides, counts, strict=True))
-        out[(slice(None), slice(None), *window)] += columns[(slice(None), slice(None), *offset)]
-    return out[(slice(None), slice(None), *(slice(pads[d], pads[d] + image[d]) for d in range(nd)))]  # type: ignore[index]
+    for offset in np.ndindex(*block):
+        starts = [k * dl for k, dl in zip(offset, dilations, strict=True)]
+        window: tuple[Any, ...] = (Ellipsis, *(slice(b, b + st * (m - 1) + 1, st)
+                                              for b, st, m in zip(starts, strides, counts, strict=True)))
+        block_columns: tuple[Any, ...] = (slice(None), slice(None), *offset)
+        out[window] += columns[block_columns]
+    crop: tuple[Any, ...] = (Ellipsis, *(slice(pads[d], pads[d] + image[d]) for d in range(nd)))
+    return out[crop]
 
 
 @shape_inference("Col2Im")

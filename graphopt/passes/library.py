@@ -1,0 +1,1 @@
+"""Imports every built-in pass so that registering them is one import."""
