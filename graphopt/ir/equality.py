@@ -53,8 +53,8 @@ class _Comparer:
             if d:
                 return f"{path}constant {i}: {d}"
         na, nb = a.nodes, b.nodes
-        for i, (x, y) in enumerate(zip(na, nb, strict=False)):
-            d = self.node(x, y, f"{path}node {i} ({x.qualified_op})")
+        for i, (m, n) in enumerate(zip(na, nb, strict=False)):
+            d = self.node(m, n, f"{path}node {i} ({m.qualified_op})")
             if d:
                 return d
         if len(na) != len(nb):
@@ -181,11 +181,10 @@ def _defaults(domain: str, op: str) -> dict[str, Attr]:
 
 
 def _same(x: Any, y: Any) -> bool:
-    """Equality where NaN equals NaN and -0.0 differs from 0.0 (as in the text form)."""
+    """Equality as the text form sees it: NaN equals NaN, but -0.0 differs from 0.0 and -nan from nan."""
     if isinstance(x, float) and isinstance(y, float):
-        if math.isnan(x) or math.isnan(y):
-            return math.isnan(x) and math.isnan(y)
-        return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
+        same = math.isnan(x) and math.isnan(y) or x == y
+        return same and math.copysign(1.0, x) == math.copysign(1.0, y)
     if isinstance(x, tuple) and isinstance(y, tuple):
         return len(x) == len(y) and all(map(_same, x, y))
     return bool(x == y)

@@ -45,7 +45,7 @@ _TOKEN = re.compile(r"""
     |   <elided(?:[ \t]+[0-9A-Za-z]+)?>
     |   ::|[()\[\]{}<>,=:?*]                                                  # punctuation
     |   [A-Za-z_][A-Za-z0-9_.]*(?:\[(?:[^\[\]"\n]|"(?:[^"\\\n]|\\.)*")*\])?  # word, or type like f32[N,3]
-    |   -?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)|-inf\b  # float
+    |   -?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)|-inf\b|-nan\b  # float
     |   -?\d+                                                                 # int
     |   "(?:[^"\\\n]|\\.)*"                                                   # JSON string
     |   \Z
@@ -59,7 +59,7 @@ _WORD_START = frozenset(string.ascii_letters + "_")
 _DIGITS = frozenset(string.digits)
 _PUNCT = frozenset(["::", *"()[]{}<>,=:?*"])
 _DTYPE_SHORTS = frozenset(d.short for d in DType)
-_FLOAT_WORDS = frozenset({"inf", "nan", "-inf"})
+_FLOAT_WORDS = frozenset({"inf", "nan", "-inf", "-nan"})
 _BOOL_WORDS = {"true": True, "false": False}
 _SCALAR_KINDS = {AttrKind.INTS: AttrKind.INT, AttrKind.FLOATS: AttrKind.FLOAT, AttrKind.STRINGS: AttrKind.STRING}
 _LITERAL_KINDS = frozenset({AttrKind.INT, AttrKind.FLOAT, AttrKind.STRING, *_SCALAR_KINDS})
@@ -465,12 +465,12 @@ class _Parser:
             if nested_shape is None:
                 raise self.error(start, f"the data of {label} is ragged; give it a type")
             declared = TensorType(self.infer_dtype(items, start, label), nested_shape)
-        assert declared.shape is not None
-        count = int(np.prod(declared.shape, dtype=np.int64))
+        shape = tuple(d for d in declared.shape or () if isinstance(d, int))  # all static: checked above
+        count = int(np.prod(shape, dtype=np.int64))
         if len(items) != count:
             raise self.error(start, f"{label} has type {declared}, so it needs {count} values; the data has "
                                     f"{len(items)}")
-        array = self.array(items, declared.dtype, label).reshape(declared.shape)  # type: ignore[arg-type]
+        array = self.array(items, declared.dtype, label).reshape(shape)
         return ArrayTensor(array, declared.dtype)
 
     def data(self, items: list[_Item]) -> tuple[int, ...] | None:
@@ -560,7 +560,7 @@ class _Parser:
 
     def elided(self, declared: TensorType, name: str | None, index: int) -> Tensor:
         digest = self.toks[index][len("<elided"):-1].strip() or None
-        shape = tuple(int(d) for d in declared.shape)  # type: ignore[arg-type, union-attr]
+        shape = tuple(d for d in declared.shape or () if isinstance(d, int))
         supplied = self.constants.get(name) if name else None
         if supplied is None and digest is not None:
             supplied = self.constants.get(digest)

@@ -34,6 +34,7 @@ Rules, all chosen so that a pass-by-pass diff is a plain text diff:
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -111,14 +112,28 @@ def format_type(t: Type) -> str:
 
 
 def format_float(x: Any, dtype: DType = DType.FLOAT) -> str:
-    """Shortest text that reads back to the same ``dtype`` value, always marked as a float."""
+    """Shortest text that reads back to the same ``dtype`` value, always marked as a float; NaN keeps its sign."""
+    f = float(x)
+    if math.isnan(f):
+        return "-nan" if math.copysign(1.0, f) < 0 else "nan"
     if dtype == DType.DOUBLE:
-        s = repr(float(x))
+        s = repr(f)
     elif dtype == DType.FLOAT16:
-        s = str(np.float16(x))
+        s = str(np.float16(f))
+    elif dtype == DType.FLOAT:
+        s = str(np.float32(f))
     else:
-        s = str(np.float32(x))
+        s = _shortest(f, dtype.numpy)
     return s if any(c in s for c in ".en") else s + ".0"
+
+
+def _shortest(f: float, dtype: np.dtype) -> str:
+    """Fewest significant digits that read back to ``f`` in ``dtype`` (bfloat16, float8, float4 …)."""
+    for digits in range(1, 17):
+        s = f"{f:.{digits}g}"
+        if float(np.array(float(s)).astype(dtype)) == f:
+            return s
+    return repr(f)
 
 
 def format_attr(attr: Attr) -> str:
@@ -133,7 +148,16 @@ def format_data(tensor: Tensor) -> str:
 
 def quote_word(text: str, pattern: re.Pattern[str] = BARE_WORD) -> str:
     """``text`` bare when it matches ``pattern``, else as a JSON string."""
-    return text if pattern.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+    return text if pattern.fullmatch(text) else quote_string(text)
+
+
+def quote_string(text: str) -> str:
+    """A JSON string literal; readable Unicode, but undecodable bytes (lone surrogates) as escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(text)
+    return json.dumps(text, ensure_ascii=False)
 
 
 def literal_kind(attr: Attr) -> AttrKind:
@@ -156,14 +180,14 @@ def _format_elements(array: np.ndarray, dtype: DType) -> list[str]:
     if dtype == DType.BOOL:
         return ["true" if b else "false" for b in flat.tolist()]
     if dtype == DType.STRING:
-        return [json.dumps(_as_text(s), ensure_ascii=False) for s in flat.tolist()]
+        return [quote_string(_as_text(s)) for s in flat.tolist()]
     if dtype in (DType.COMPLEX64, DType.COMPLEX128):
         part = DType.FLOAT if dtype == DType.COMPLEX64 else DType.DOUBLE
         return [f"({format_float(c.real, part)}, {format_float(c.imag, part)})" for c in flat.tolist()]
     if dtype.is_float:
         if dtype in (DType.FLOAT, DType.FLOAT16, DType.DOUBLE):
             return [format_float(x, dtype) for x in flat]
-        return [format_float(x) for x in flat.astype(np.float32)]
+        return [format_float(x, dtype) for x in flat.astype(np.float32)]
     if dtype == DType.UINT64:
         return [str(int(x)) for x in flat.tolist()]
     return [str(x) for x in flat.astype(np.int64).tolist()]
@@ -217,7 +241,7 @@ class _Printer:
                 name = str(self.counter)
             self.counter += 1
         self.taken.add(name)
-        text = "%" + (name if BARE_VALUE_NAME.fullmatch(name) else json.dumps(name, ensure_ascii=False))
+        text = "%" + (name if BARE_VALUE_NAME.fullmatch(name) else quote_string(name))
         self.names[v] = text
         return text
 
@@ -242,7 +266,8 @@ class _Printer:
         params = ", ".join(self.graph_input(v) for v in graph.inputs)
         lines = [f"graph {quote_word(graph.name, BARE_DOTTED_WORD)}({params}) {{"]
         inner = indent + "  "
-        lines.extend(f"{inner}{self.typed(c)} = const {self.data(c.const)}" for c in graph.constants)
+        lines.extend(f"{inner}{self.typed(c)} = const {self.data(c.const)}" for c in graph.constants
+                     if c.const is not None)
         lines.extend(self.node_text(node, inner) for node in graph)
         outs = [self.ref(v) + self.output_alias(v, name)
                 for v, name in zip(graph.outputs, graph.output_names, strict=True)]
@@ -255,7 +280,7 @@ class _Printer:
         return text if v.const is None else f"{text} = {self.data(v.const)}"
 
     def output_alias(self, v: Value, name: str | None) -> str:
-        return "" if name is None or name == v.name else " as " + json.dumps(name, ensure_ascii=False)
+        return "" if name is None or name == v.name else " as " + quote_string(name)
 
     def data(self, tensor: Tensor) -> str:
         if isinstance(tensor, ElidedTensor):
@@ -311,13 +336,13 @@ class _Printer:
         if kind == AttrKind.FLOAT:
             return format_float(value)
         if kind == AttrKind.STRING:
-            return json.dumps(value, ensure_ascii=False)
+            return quote_string(value)
         if kind == AttrKind.INTS:
             return "[" + ", ".join(str(v) for v in value) + "]"
         if kind == AttrKind.FLOATS:
             return "[" + ", ".join(format_float(v) for v in value) + "]"
         if kind == AttrKind.STRINGS:
-            return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in value) + "]"
+            return "[" + ", ".join(quote_string(v) for v in value) + "]"
         if kind == AttrKind.TENSOR:
             return self.tensor_literal(_as_tensor(value))
         if kind == AttrKind.TENSORS:

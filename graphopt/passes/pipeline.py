@@ -44,9 +44,11 @@ def build_stages(pipeline: Pipeline, target: str | None = None, disable: Sequenc
             singles = []
             stages += _level_stages(LEVELS[item], target, set(disable))
             continue
-        p = item if isinstance(item, Pass) else item
-        if not isinstance(p, Pass):
+        if isinstance(item, str):
+            item = _parse_spec(item)[0] if "{" in item else get_pass(item)()
+        if not isinstance(item, Pass):
             raise PassError(f"pipeline item {item!r} is neither a pass nor a pass name")
+        p = item
         if p.name not in disable:
             singles.append(p)
     if singles:

@@ -265,21 +265,22 @@ def test_layout_of_subgraphs() -> None:
       return %2
     }}
   %3: ? = Loop(%trip, _, %w) {body=graph body(%i: i64[], %keep: bool[], %acc: f32[2]) {
-      %6: ? = If(%keep) {else_branch=graph inner() {
-          %4: ? = Add(%acc, %w)
-          return %4
-        }, then_branch=graph inner() {
+      %4: ? = If(%keep) {else_branch=graph inner() {
           %5: ? = Add(%acc, %w)
           return %5
+        }, then_branch=graph inner() {
+          %6: ? = Add(%acc, %w)
+          return %6
         }}
-      return %keep, %6
+      return %keep, %4
     }}
 """ in text
 
 
 def test_attribute_literals() -> None:
-    line = print_graph(every_attribute_kind()).splitlines()
-    custom = next(s for s in line if "Everything" in s)
+    text = print_graph(every_attribute_kind())
+    custom = text.split("Everything", 1)[1].split("\n  %", 1)[0]
+    line = text.splitlines()
     for piece in ["big=3.4028235e+38", "empty_floats=floats []", "empty_graphs=graphs []", "empty_ints=[]",
                   "empty_strings=strings []", "empty_tensors=tensors []", "f=1.0", "i=-3", "inf=-inf", "nan=nan",
                   "negzero=-0.0", 's="quote \\" backslash \\\\ newline \\n ünï"', "t=tensor f32[2] [1.5, 2.5]",
@@ -287,7 +288,7 @@ def test_attribute_literals() -> None:
                   "tp=type seq<opt<i64[N,?]>>", "tp_unknown=type undef[*]", "big_t=tensor i32[5,5] <elided "]:
         assert piece in custom, piece
     names = [part.split("=")[0] for part in custom.split("{", 1)[1].split(", ") if "=" in part]
-    assert names == sorted(names)
+    assert [n.strip('"') for n in names] == sorted(n.strip('"') for n in names)
     assert any("LeakyRelu(%0) {alpha=int 1}" in s for s in line)
     assert any("Transpose(%1) {perm=[]}" in s for s in line)  # the schema says INTS: no kind word needed
 
@@ -296,14 +297,15 @@ def test_attribute_literals() -> None:
 
 def _sample(dtype: DType) -> np.ndarray:
     if dtype == DType.BOOL:
-        return np.array([True, False, True])
+        return np.array([True, False, True, True])
     if dtype == DType.STRING:
         return np.array([b"", b'a"b\\', "üñí".encode(), b"line\nbreak", b"\xff\xfe"], dtype=object)
     if dtype in (DType.COMPLEX64, DType.COMPLEX128):
         return np.array([1 + 2j, -0.5 - np.inf * 1j, complex(np.nan, 0), 0.1], dtype=dtype.numpy)
     if dtype.is_float:
         values = np.array([0.0, -0.0, 1.5, -2.25, 0.1, 1e-7, 3e5, np.inf, -np.inf, np.nan, 65504.0, 1 / 3])
-        return values.astype(dtype.numpy)
+        with np.errstate(over="ignore"):
+            return values.astype(dtype.numpy)
     info = ml_dtypes.iinfo(dtype.numpy)
     return np.array([int(info.min), int(info.max), 0, 1, int(info.max) // 3], dtype=dtype.numpy)
 
@@ -344,7 +346,7 @@ def test_special_values_print_readably() -> None:
                           "  %b: bool[2,1] = const [[true], [false]]",
                           '  %s: str[1] = const ["ok"]',
                           "  %u: u64[1] = const [18446744073709551615]",
-                          "  %bf: bf16[1] = const [0.10009766]"]
+                          "  %bf: bf16[1] = const [0.1]"]
 
 
 # -- hand-written text -----------------------------------------------------------------------------------------
@@ -465,7 +467,7 @@ def test_elided_data_is_supplied_by_name_or_hash() -> None:
     for key in ("w", g.constants[0].const.content_hash):
         parsed = parse(text, constants={key: data})
         assert np.array_equal(parsed.constants[0].const.numpy(), data)
-    with pytest.raises(ParseError, match="line 2, column 26: the data supplied for %w has hash"):
+    with pytest.raises(ParseError, match="line 2, column 28: the data supplied for %w has hash"):
         parse(text, constants={"w": data + 1})
     with pytest.raises(ParseError, match=r"has shape \[4, 27\], the text says \[4, 3, 3, 3\]"):
         parse(text, constants={"w": data.reshape(4, 27)})
@@ -492,7 +494,7 @@ def test_graph_difference_of_unknown_data() -> None:
     ("graph g(%x: f33[2]) {\n  return %x\n}", "line 1, column 13: unknown dtype 'f33'"),
     ("graph g(%x:f32[2]) {\n  return %x\n}", "for a type write '%x: ...' with a space"),
     ("graph g() {\n  %c: f32[2,2] = const [1.0, 2.0, 3.0]\n  return %c\n}", "needs 4 values; the data has 3"),
-    ("graph g() {\n  %c: u8[2] = const [1, 256]\n  return %c\n}", "line 2, column 28: 256 is out of range"),
+    ("graph g() {\n  %c: u8[2] = const [1, 256]\n  return %c\n}", "line 2, column 25: 256 is out of range"),
     ("graph g() {\n  %c: i64[1] = const [1.5]\n  return %c\n}", "holds integers, not '1.5'"),
     ("graph g() {\n  %c: bool[1] = const [1]\n  return %c\n}", "holds booleans (true or false)"),
     ("graph g() {\n  %c = const [[1], [2, 3]]\n  return %c\n}", "is ragged; give it a type"),

@@ -55,7 +55,7 @@ _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    return _erf_scalar(x.astype(np.float64)).astype(np.float64)
+    return np.asarray(_erf_scalar(x.astype(np.float64)), dtype=np.float64)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -259,8 +259,8 @@ def _tensor(dtype: DType | None, shape: Shape) -> Type:
     return TensorType(DType.UNDEFINED if dtype is None else dtype, shape)
 
 
-def _broadcast(ctx: InferContext, first: int = 0) -> Shape:
-    shapes = [ctx.shape(i) for i in range(first, ctx.num_inputs) if ctx.has_input(i)]
+def _broadcast(ctx: InferContext) -> Shape:
+    shapes = [ctx.shape(i) for i in range(ctx.num_inputs) if ctx.has_input(i)]
     return broadcast_shapes(shapes, where=ctx.node.label)
 
 
@@ -288,7 +288,8 @@ def _identity(ctx: InferContext) -> list[Type]:
 
 @shape_inference("Dropout")
 def _dropout(ctx: InferContext) -> list[Type]:
-    return [ctx.tensor_type(0), TensorType(DType.BOOL, ctx.shape(0))][: ctx.num_outputs]
+    types: list[Type] = [ctx.tensor_type(0), TensorType(DType.BOOL, ctx.shape(0))]
+    return types[: ctx.num_outputs]
 
 
 @shape_inference("SwiGLU")

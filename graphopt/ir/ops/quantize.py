@@ -76,8 +76,9 @@ def _to_strings(x: np.ndarray) -> np.ndarray:
     """Numbers as text the way ONNX Runtime writes them: ``%.8g`` floats, ``INF``/``-INF``/``NaN``."""
     if x.dtype == object:
         return x.copy()
-    if x.dtype == np.bool_ or x.dtype.kind in "iu" or DType.from_numpy(x.dtype).is_integer:
-        items = [str(int(v)) for v in x.astype(np.int64 if x.dtype != np.uint64 else np.uint64).flat]
+    dtype = DType.from_numpy(x.dtype)
+    if dtype.is_integer or dtype == DType.BOOL:
+        items = [str(int(v)) for v in x.astype(np.uint64 if dtype == DType.UINT64 else np.int64).flat]
     else:
         items = [_float_text(float(v)) for v in x.astype(np.float64).flat]
     return np.array(items, dtype=object).reshape(x.shape)
@@ -226,10 +227,10 @@ def dynamic_quantize_linear(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 @shape_inference("QuantizeLinear")
 def _quantize(ctx: InferContext) -> list[Type]:
-    zero_point = ctx.dtype(2) if ctx.has_input(2) else None
-    if ctx.has_input(2) and zero_point is None and not ctx.attr("output_dtype"):
+    output_dtype, zero_point = ctx.attr("output_dtype"), ctx.dtype(2)
+    if ctx.has_input(2) and zero_point is None and not output_dtype:
         return [None]
-    return [TensorType(_quantized_dtype(ctx.attr("output_dtype"), zero_point), ctx.shape(0))]
+    return [TensorType(_quantized_dtype(output_dtype, zero_point), ctx.shape(0))]
 
 
 @shape_inference("DequantizeLinear")
