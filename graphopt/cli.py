@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     opt.add_argument("-p", "--pipeline", default="O0", help="optimization pipeline (default: O0)")
     opt.add_argument("--opset", type=int, help="ONNX opset to emit (default: the source model's)")
     opt.add_argument("--print-ir", action="store_true", help="print the optimized IR as text")
+    opt.add_argument("--dump-dir", type=Path, default=os.environ.get("GRAPHOPT_DUMP_DIR") or None,
+                     help="write a per-pass IR dump with diffs here (default: $GRAPHOPT_DUMP_DIR)")
     show = commands.add_parser("show", help="print a model's IR and summary")
     show.add_argument("model", type=Path, help="model (.onnx)")
     args = parser.parse_args(argv)
@@ -45,7 +48,7 @@ def _optimize(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     graph = graphopt.load(args.model)
     loaded = time.perf_counter()
-    result = graphopt.optimize(graph, pipeline=args.pipeline)
+    result = graphopt.optimize(graph, pipeline=args.pipeline, dump_dir=args.dump_dir)
     if args.print_ir:
         print(result)
         print()

@@ -27,3 +27,10 @@ def test_show_and_bad_files(tmp_path, capsys):
     bad.write_bytes(b"\x00\x01garbage")
     assert main(["show", str(bad)]) == 1
     assert "not a valid ONNX protobuf" in capsys.readouterr().err
+
+
+def test_dump_dir_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHOPT_DUMP_DIR", str(tmp_path / "dump"))
+    assert main(["optimize", str(EXAMPLE), "-o", str(tmp_path / "out.onnx"), "-p", "O1"]) == 0
+    assert (tmp_path / "dump" / "index.html").exists()
+    assert (tmp_path / "dump" / "000_input.txt").read_text().startswith("graph")

@@ -50,7 +50,7 @@ def default_opset() -> int:
 
 def to_onnx(graph: Graph, opset: int | None = None, *, target: str | None = None) -> onnx.ModelProto:
     """Emit ``graph`` as an in-memory ModelProto (weights inline; for models over 2 GB use :func:`save`)."""
-    total = sum(c.const.nbytes for c in _all_constants(graph))  # type: ignore[union-attr]
+    total = _weight_bytes(graph)
     if total > _INLINE_BUDGET:
         raise ExportError(f"graph {graph.name!r} holds {total / 2**30:.2f} GiB of weights, over protobuf's 2 GiB "
                           "limit for one message; use graphopt.save(graph, 'model.onnx'), which writes them "
@@ -64,7 +64,7 @@ def save_onnx(graph: Graph, path: str | Path, *, opset: int | None = None, targe
     by default, when they exceed what one protobuf message can hold. They are streamed, never copied whole."""
     path = Path(path)
     if external_data is None:
-        external_data = sum(c.const.nbytes for c in _all_constants(graph)) > _INLINE_BUDGET  # type: ignore[union-attr]
+        external_data = _weight_bytes(graph) > _INLINE_BUDGET
     if not external_data:
         model = to_onnx(graph, opset, target=target)
         path.write_bytes(model.SerializeToString())
@@ -111,12 +111,11 @@ def _chunks(tensor: Tensor) -> Iterable[bytes]:
         yield data[start:start + _CHUNK]
 
 
-def _all_constants(graph: Graph) -> Iterable[Value]:
-    yield from graph.constants
-    yield from (Value(const=t) for t in graph.input_defaults.values())
-    for node in graph:
-        for sub in node.subgraphs():
-            yield from _all_constants(sub)
+def _weight_bytes(graph: Graph) -> int:
+    """Bytes of constant data in ``graph`` and its subgraphs."""
+    total = sum(c.const.nbytes for c in graph.constants if c.const is not None)
+    total += sum(t.nbytes for t in graph.input_defaults.values())
+    return total + sum(_weight_bytes(sub) for node in graph for sub in node.subgraphs())
 
 
 class _Emitter:

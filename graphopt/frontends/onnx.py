@@ -238,11 +238,11 @@ def _check_against_schema(np_: onnx.NodeProto, version: int, where: str) -> None
         if spec.required and name not in given:
             raise ModelLoadError(f"{where}: required attribute {name!r} is missing")
     for name, a in given.items():
-        spec = schema.attributes.get(name)
-        if spec is None:
+        found = schema.attributes.get(name)
+        if found is None:
             raise ModelLoadError(f"{where}: {np_.op_type}-{schema.since_version} has no attribute {name!r}")
-        if int(spec.type.value) != a.type:
-            raise ModelLoadError(f"{where}: attribute {name!r} should be {spec.type.name}, is "
+        if int(found.type) != a.type:  # type: ignore[call-overload]
+            raise ModelLoadError(f"{where}: attribute {name!r} should be {found.type.name}, is "  # type: ignore[attr-defined]
                                  f"{onnx.AttributeProto.AttributeType.Name(a.type)}")
 
 

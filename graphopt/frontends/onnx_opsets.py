@@ -199,8 +199,9 @@ def _batched_scan(node: Node, graph: Graph) -> None:
     if directions is not None:
         scan_attrs["scan_input_directions"] = directions.value
     inner = loop_body.add("Scan", per_item, scan_attrs, num_outputs=len(node.outputs))
+    scan_outputs = [v for v in inner.outputs if v is not None]
     loop_body.outputs = [loop_body.add("Identity", [cond]).output, loop_body.add("Identity", [carry]).output,
-                         *inner.outputs]
+                         *scan_outputs]
     with graph.inserting_before(node):
         shape = graph.add("Shape", [rest[-1]]).output
         batch = graph.add("Gather", [shape, graph.add_constant(np.array(0, np.int64))]).output

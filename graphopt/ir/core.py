@@ -28,7 +28,7 @@ class Use(NamedTuple):
     """``node.inputs[index]`` reads the value."""
 
     node: Node
-    index: int
+    index: int  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,12 +314,12 @@ class Graph:
         values[index] = value
         self._set_outputs(values, names)
 
-    def _set_outputs(self, values: list[Value], names: list[str | None]) -> None:
+    def _set_outputs(self, values: Sequence[Value], names: Sequence[str | None]) -> None:
         for v in self._outputs:
             v._output_of.remove(self)
-        self._outputs = values
-        self._output_names = names
-        for v in values:
+        self._outputs = list(values)
+        self._output_names = list(names)
+        for v in self._outputs:
             v._output_of.append(self)
 
     # -- constants ---------------------------------------------------------------------

@@ -183,7 +183,7 @@ def _defaults(domain: str, op: str) -> dict[str, Attr]:
 def _same(x: Any, y: Any) -> bool:
     """Equality as the text form sees it: NaN equals NaN, but -0.0 differs from 0.0 and -nan from nan."""
     if isinstance(x, float) and isinstance(y, float):
-        same = math.isnan(x) and math.isnan(y) or x == y
+        same = (math.isnan(x) and math.isnan(y)) or x == y
         return same and math.copysign(1.0, x) == math.copysign(1.0, y)
     if isinstance(x, tuple) and isinstance(y, tuple):
         return len(x) == len(y) and all(map(_same, x, y))

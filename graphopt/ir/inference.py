@@ -172,6 +172,7 @@ def _onnx_infer(node: Node, schema: OpSchema) -> list[Type]:
     outs = [f"o{i}" if v is not None else "" for i, v in enumerate(node.outputs)]
     proto = onnx.helper.make_node(node.op, names, outs, domain=node.domain)
     proto.attribute.extend(protos.attr_to_proto(k, a) for k, a in node.attrs.items())
+    assert schema.onnx_schema is not None
     version = max(schema.version, CANONICAL_OPSET) if node.domain in ("", "ai.onnx") else schema.version
     try:
         result = onnx.shape_inference.infer_node_outputs(
@@ -186,10 +187,11 @@ def broadcast_shapes(shapes: Sequence[Shape], where: str = "") -> Shape:
     """Numpy-style multidirectional broadcast of shapes with symbolic and unknown dims."""
     if any(s is None for s in shapes):
         return None
-    rank = max((len(s) for s in shapes), default=0)  # type: ignore[arg-type]
+    known = [s for s in shapes if s is not None]
+    rank = max((len(s) for s in known), default=0)
     out: list[Dim] = []
     for i in range(rank):
-        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]  # type: ignore[arg-type]
+        dims = [s[len(s) - rank + i] for s in known if len(s) - rank + i >= 0]
         out.append(_broadcast_dim(dims, where))
     return tuple(out)
 

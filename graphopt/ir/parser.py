@@ -335,6 +335,8 @@ class _Parser:
         if tok == "type":
             self.i += 1
             return Attr(AttrKind.TYPE_PROTO, self.type())
+        if expected == AttrKind.TYPE_PROTO:
+            return Attr(AttrKind.TYPE_PROTO, self.type())
         if expected in _LITERAL_KINDS:
             return Attr.make(self.literal(expected, what), expected)
         kind, value = self.inferred_literal(what)

@@ -60,6 +60,7 @@ KIND_WORDS: dict[str, AttrKind] = {
 }
 """Kind words that may precede an attribute literal; TENSOR, GRAPH and TYPE_PROTO literals name themselves."""
 _WORD_KINDS = frozenset(KIND_WORDS.values())
+_KEYWORDS = frozenset({"const", "return", "_"})
 
 
 class ElidedTensor(Tensor):
@@ -298,7 +299,7 @@ class _Printer:
         while n and ins[n - 1] is None:
             n -= 1
         args = ", ".join("_" if v is None else self.ref(v) for v in ins[:n])
-        op = quote_word(node.op)
+        op = quote_word(node.op) if node.op not in _KEYWORDS else quote_string(node.op)
         if node.domain not in registry.ONNX_DOMAINS:
             op = f"{quote_word(node.domain, BARE_DOTTED_WORD)}::{op}"
         text = f"{indent}{outs} = {op}({args})" if outs else f"{indent}{op}({args})"
@@ -319,7 +320,8 @@ class _Printer:
         if node.name:
             parts.append(f"name={quote_word(node.name, BARE_VALUE_NAME)}")
         if node.provenance is not None:
-            parts.append(f"from={node.provenance}")
+            source = str(node.provenance)
+            parts.append("from=" + (quote_string(source) if "\n" in source else source))
         return "  # " + " ".join(parts) if parts else ""
 
     def attr(self, attr: Attr, schema_kind: AttrKind | None, indent: str) -> str:

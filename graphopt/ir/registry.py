@@ -189,7 +189,7 @@ def _from_onnx(domain: str, op: str) -> OpSchema | None:
                 default = default.decode()
             elif isinstance(default, list):
                 default = tuple(v.decode() if isinstance(v, bytes) else v for v in default)
-        attrs[name] = AttrSpec(name, AttrKind(int(a.type.value)), a.required, default)
+        attrs[name] = AttrSpec(name, AttrKind(int(a.type)), a.required, default)  # type: ignore[call-overload]
     opt = onnx.defs.OpSchema.FormalParameterOption
 
     def params(formals: Any) -> tuple[ParamSpec, ...]:

@@ -87,11 +87,6 @@ class ExternalTensor(Tensor):
             self._array = _read_external(self.path, self.offset, self.length, self.dtype, self.shape)
         return self._array
 
-    def raw_bytes(self) -> memoryview:
-        """The stored bytes as a read-only view, in ONNX's on-disk layout."""
-        mm = np.memmap(self.path, dtype=np.uint8, mode="r", offset=self.offset, shape=(self.length,))
-        return memoryview(mm)
-
 
 def _read_external(path: Path, offset: int, length: int, dtype: DType, shape: tuple[int, ...]) -> np.ndarray:
     if dtype.bits < 8:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from graphopt.ir.dtypes import DType
@@ -28,12 +29,9 @@ class TensorType:
 
     def numel(self) -> int | None:
         """Element count when every dim is static, else ``None``."""
-        if not self.is_static:
+        if self.shape is None or not all(isinstance(d, int) for d in self.shape):
             return None
-        n = 1
-        for d in self.shape:  # type: ignore[union-attr]
-            n *= d  # type: ignore[operator]
-        return n
+        return math.prod(d for d in self.shape if isinstance(d, int))
 
     def with_shape(self, shape: Shape) -> TensorType:
         return TensorType(self.dtype, shape)

@@ -97,9 +97,9 @@ class _Verifier:
         if not schema.min_inputs <= n_in <= schema.max_inputs:
             raise VerificationError(f"{where}: takes {schema.min_inputs}..{schema.max_inputs} inputs, has {n_in}")
         for i, v in enumerate(n.inputs):
-            spec = schema.inputs[min(i, len(schema.inputs) - 1)] if schema.inputs else None
-            if v is None and spec is not None and not spec.optional:
-                raise VerificationError(f"{where}: required input {i} ({spec.name}) is missing")
+            param = schema.inputs[min(i, len(schema.inputs) - 1)] if schema.inputs else None
+            if v is None and param is not None and not param.optional:
+                raise VerificationError(f"{where}: required input {i} ({param.name}) is missing")
         n_out = len(n.outputs)
         if not 1 <= n_out <= schema.max_outputs or all(o is None for o in n.outputs):
             raise VerificationError(f"{where}: has {n_out} outputs, schema allows {schema.min_outputs}.."
@@ -108,12 +108,13 @@ class _Verifier:
             if spec.required and name not in n.attrs:
                 raise VerificationError(f"{where}: required attribute {name!r} is missing")
         for name, a in n.attrs.items():
-            spec = schema.attrs.get(name)
-            if spec is None:
+            declared = schema.attrs.get(name)
+            if declared is None:
                 raise VerificationError(f"{where}: unknown attribute {name!r} (schema has "
                                         f"{sorted(schema.attrs) or 'none'})")
-            if spec.kind != a.kind:
-                raise VerificationError(f"{where}: attribute {name!r} is {a.kind.name}, schema says {spec.kind.name}")
+            if declared.kind != a.kind:
+                raise VerificationError(f"{where}: attribute {name!r} is {a.kind.name}, schema says "
+                                        f"{declared.kind.name}")
 
     def types(self, n: Node, where: str) -> None:
         try:

@@ -60,7 +60,7 @@ class Pass:
             setattr(self, key, _coerce(value, spec[key][0], f"{self.name}{{{key}}}"))
 
     @classmethod
-    def options_spec(cls) -> dict[str, tuple[type, Any]]:
+    def options_spec(cls) -> dict[str, tuple[Any, Any]]:
         """Option name → (type, default), from the class annotations."""
         hints = typing.get_type_hints(cls)
         spec = {}

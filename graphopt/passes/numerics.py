@@ -53,8 +53,9 @@ class CheckNumerics(Instrument):
 def random_inputs(graph: Graph, seed: int = 0, symbolic_dim: int = 2) -> dict[str, np.ndarray]:
     """Fixed-seed inputs for every graph input: normal floats, small non-negative ints, random bools."""
     rng = np.random.default_rng(seed)
-    feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for v in graph.inputs:
+        assert v.name is not None, "graph inputs are named"
         if not isinstance(v.type, TensorType) or v.type.shape is None:
             raise GraphoptError(f"input {v.name!r} has no known tensor shape; pass inputs= explicitly")
         shape = tuple(d if isinstance(d, int) else symbolic_dim for d in v.type.shape)
@@ -67,7 +68,6 @@ def random_inputs(graph: Graph, seed: int = 0, symbolic_dim: int = 2) -> dict[st
             feeds[v.name] = rng.integers(0, 4, shape).astype(dtype)
         else:
             raise GraphoptError(f"input {v.name!r} of type {v.type}: no random data for it; pass inputs=")
-        assert v.name is not None
     return feeds
 
 

@@ -193,12 +193,20 @@ class Rule:
     def define(name: str, pattern: Op, rewrite: Callable[[Match, Builder], Any],
                check: Callable[[Match], str | None] | None = None) -> Rule:
         """A rule from plain functions."""
-        rule = Rule()
-        rule.name, rule.pattern = name, pattern
-        rule.rewrite = rewrite  # type: ignore[method-assign]
-        if check is not None:
-            rule.check = check  # type: ignore[method-assign]
-        return rule
+        return _FunctionRule(name, pattern, rewrite, check)
+
+
+class _FunctionRule(Rule):
+    def __init__(self, name: str, pattern: Op, rewrite: Callable[[Match, Builder], Any],
+                 check: Callable[[Match], str | None] | None) -> None:
+        self.name, self.pattern = name, pattern
+        self._rewrite, self._check = rewrite, check
+
+    def check(self, m: Match) -> str | None:
+        return self._check(m) if self._check is not None else None
+
+    def rewrite(self, m: Match, b: Builder) -> Any:
+        return self._rewrite(m, b)
 
 
 class RuleSet:

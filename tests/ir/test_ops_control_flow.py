@@ -317,3 +317,15 @@ def test_subgraph_inputs_without_types_get_them_from_the_node() -> None:
     final, running = evaluate(g, [data])
     assert_close(running, np.cumsum(data, 0) + data.sum(0), 1e-5, 1e-5)
     assert_close(final, running[-1], 1e-6, 1e-6)
+
+
+def test_if_with_a_constant_condition_takes_its_branch_type() -> None:
+    g, then, other = Graph(), Graph(name="then"), Graph(name="else")
+    x = Value(TensorType(DType.FLOAT, ("N", 3)), "x")
+    g.inputs = [x]
+    then.outputs = [x]
+    other.outputs = [other.add("Concat", [x, x], {"axis": 0}).output]
+    for cond, shape in ((True, ("N", 3)), (False, (None, 3))):
+        node = g.add("If", [g.add_constant(np.array(cond))], {"then_branch": then, "else_branch": other})
+        infer_shapes(g, strict=True)
+        assert node.output.type == TensorType(DType.FLOAT, shape)

@@ -293,6 +293,20 @@ def test_cast_narrow_round_trip(to: DType, attrs: dict[str, Any]) -> None:
     np.testing.assert_array_equal(ours, expected)
 
 
+ALL_DTYPES = [d for d in DType if d not in (DType.UNDEFINED, DType.COMPLEX64, DType.COMPLEX128)]
+
+
+@pytest.mark.parametrize("src", ALL_DTYPES, ids=lambda d: d.name)
+def test_cast_every_pair(src: DType) -> None:
+    """A value every type holds (1) survives a cast from ``src`` to every type, in that type's numpy dtype."""
+    x = cast_array(np.array(["1", "1"], dtype=object), src)
+    assert x.dtype == src.numpy
+    for to in ALL_DTYPES:
+        y = cast_array(x, to)
+        assert y.dtype == to.numpy, to
+        assert [str(v) for v in y.tolist()] == ["1", "1"] if to == DType.STRING else y.astype(float).tolist() == [1, 1]
+
+
 def test_cast_to_string_formats_like_onnxruntime() -> None:
     x = np.array([0.1, 1e10, -np.inf, np.inf, np.nan, 3.0, -0.0, 1.2345678e-5, 123456789], np.float32)
     for source in (x, x.astype(np.float64), np.array([0, -7, 2**40], np.int64), np.array([True, False])):

@@ -68,7 +68,24 @@ def _value(dtype: DType = F32, shape: tuple | None = ("N", 4), name: str | None 
     return Value(TensorType(dtype, shape), name)
 
 
-def _typed(node_output: Value, dtype: DType = F32, shape: tuple | None = ("N", 4)) -> Value:
+def _data(v: Value) -> np.ndarray:
+    data = v.numpy()
+    assert data is not None, f"{v} is not a constant"
+    return data
+
+
+def _hash(v: Value) -> str:
+    assert v.const is not None
+    return v.const.content_hash
+
+
+def _present(v: Value | None) -> Value:
+    assert v is not None
+    return v
+
+
+def _typed(node_output: Value | None, dtype: DType = F32, shape: tuple | None = ("N", 4)) -> Value:
+    node_output = _present(node_output)
     node_output.type = TensorType(dtype, shape)
     return node_output
 
@@ -90,7 +107,7 @@ def conv_net() -> Graph:
     _typed(top.outputs[1], I64, ("N", 4, 8, 2))
     sizes = g.add_constant(np.array([1, 3, 16, 16], np.int64), "sizes")
     resize = g.add("Resize", [x, None, None, sizes], {"mode": "linear"})
-    g.outputs = [top.outputs[0], top.outputs[1], resize.output]
+    g.outputs = [_present(top.outputs[0]), _present(top.outputs[1]), resize.output]
     g.set_output(2, resize.output, "resized")
     return g
 
@@ -101,8 +118,9 @@ def omitted_values() -> Graph:
     g.inputs.append(x)
     w = g.add_constant(np.ones((1, 32, 3), np.float32), "W")
     r = g.add_constant(np.ones((1, 32, 8), np.float32), "R")
-    lstm = g.add("LSTM", [x, w, r, None, None, None], {"hidden_size": 8}, outputs=[None, _value(F32, (1, "N", 8)), None])
-    clip = g.add("Clip", [lstm.outputs[1], None, g.add_constant(np.array(6, np.float32))])
+    h = _value(F32, (1, "N", 8))
+    g.add("LSTM", [x, w, r, None, None, None], {"hidden_size": 8}, outputs=[None, h, None])
+    clip = g.add("Clip", [h, None, g.add_constant(np.array(6, np.float32))])
     g.outputs = [clip.output]
     return g
 
@@ -121,6 +139,8 @@ def domains_and_names() -> Graph:
     n3.output.name = "input:0"  # duplicate name: gets a number
     n4 = g.add("Sink", [n3.output], domain="custom.ops", num_outputs=0)
     assert n4.outputs == ()
+    g.add("return", [n3.output], num_outputs=0, provenance=Provenance("multi\nline"))  # ops named like keywords
+    g.add("const", [n3.output], domain="custom.ops")
     g.outputs = [n3.output, n1.output]
     return g
 
@@ -234,8 +254,7 @@ graph main(%x: f32[N,3,8,8], %bias: f32[4] = [0.0, 0.5, 1.0, -2.0]) {
 
 def test_layout() -> None:
     g = conv_net()
-    w = g.constants[0].const
-    assert print_graph(g) == EXPECTED_CONV_NET.replace("HASH", w.content_hash)
+    assert print_graph(g) == EXPECTED_CONV_NET.replace("HASH", _hash(g.constants[0]))
 
 
 def test_layout_of_names_domains_and_comments() -> None:
@@ -248,6 +267,8 @@ def test_layout_of_names_domains_and_comments() -> None:
         '  %1: ? = com.microsoft::Attention(%0, %"ends:") {num_heads=2}',
         "  %2: ? = Relu(%1)",
         "  custom.ops::Sink(%2)",
+        '  "return"(%2)  # from="multi\\nline"',
+        '  %3: ? = custom.ops::"const"(%2)',
         "  return %2, %0",
         "}",
     ]
@@ -317,8 +338,8 @@ def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
         return a.tolist() == b.tolist()
     if a.dtype.kind == "c":
         return _same_array(a.real, b.real) and _same_array(a.imag, b.imag)
-    wide = a.astype(np.float64), b.astype(np.float64)
-    return bool(np.array_equal(*wide, equal_nan=True) and np.array_equal(*map(np.signbit, wide)))
+    wa, wb = a.astype(np.float64), b.astype(np.float64)
+    return bool(np.array_equal(wa, wb, equal_nan=True) and np.array_equal(np.signbit(wa), np.signbit(wb)))
 
 
 @pytest.mark.parametrize("dtype", [d for d in DType if d != DType.UNDEFINED], ids=lambda d: d.short)
@@ -331,7 +352,7 @@ def test_constants_of_every_dtype(dtype: DType) -> None:
                  g.add_constant(ArrayTensor(array[:0].reshape(2, 0), dtype), "e")]
     parsed = roundtrip(g)
     for before, after in zip(g.constants, parsed.constants, strict=True):
-        assert _same_array(before.const.numpy(), after.const.numpy()), (before.name, after.const.numpy())
+        assert _same_array(_data(before), _data(after)), (before.name, _data(after))
 
 
 def test_special_values_print_readably() -> None:
@@ -375,16 +396,16 @@ def test_hand_written_text() -> None:
     g = parse(HAND_WRITTEN)
     x, scale = g.inputs
     assert (x.name, x.type) == ("x", TensorType(F32, ("N", 3)))
-    assert scale.const is not None and scale.const.numpy() == np.float32(2.0) and scale.type == TensorType(F32, ())
+    assert _data(scale) == np.float32(2.0) and scale.type == TensorType(F32, ())
     w, shape, flag = g.constants
-    assert w.type == TensorType(F32, (1, 3)) and w.const.numpy().dtype == np.float32
-    assert shape.type == TensorType(I64, (2,)) and shape.const.numpy().tolist() == [1, -1]
-    assert flag.type == TensorType(DType.BOOL, ()) and bool(flag.const.numpy())
+    assert w.type == TensorType(F32, (1, 3)) and _data(w).dtype == np.float32
+    assert shape.type == TensorType(I64, (2,)) and _data(shape).tolist() == [1, -1]
+    assert flag.type == TensorType(DType.BOOL, ()) and bool(_data(flag))
     mul, leaky, pool, topk, branch = g.nodes
     assert mul.inputs == (x, w) and mul.output.type is None
     assert leaky.attrs["alpha"] == Attr(AttrKind.FLOAT, 1.0)
     assert pool.attrs["pads"] == Attr(AttrKind.INTS, ()) and pool.attrs["kernel_shape"].value == (2, 2)
-    assert [o.name for o in topk.outputs] == ["v", "i"]
+    assert [_present(o).name for o in topk.outputs] == ["v", "i"]
     then_b = branch.attrs["then_branch"].value
     assert then_b.outputs == [topk.outputs[0]] and then_b.parent is branch
     assert g.outputs == [branch.output, topk.outputs[1], pool.output]
@@ -399,7 +420,7 @@ def test_hand_written_text() -> None:
     y = built.add("Mul", [bx, bw]).output
     z = _typed(built.add("LeakyRelu", [y], {"alpha": 1.0}).output, F32, ("N", 3))
     p = built.add("MaxPool", [z], {"kernel_shape": [2, 2], "pads": []}).output
-    v, i = built.add("TopK", [z, bshape], {"axis": -1}, num_outputs=2).outputs
+    v, i = map(_present, built.add("TopK", [z, bshape], {"axis": -1}, num_outputs=2).outputs)
     a = Graph(name="a")
     a.outputs = [v]
     b = Graph(name="b")
@@ -423,6 +444,7 @@ def test_hand_written_text() -> None:
     ("Custom", "x=float 2", Attr(AttrKind.FLOAT, 2.0)),
     ("Custom", 'x=["a"]', Attr(AttrKind.STRINGS, ("a",))),
     ("Custom", "x=type f32[N]", Attr(AttrKind.TYPE_PROTO, TensorType(F32, ("N",)))),
+    ("Optional", "type=seq<f32[N]>", Attr(AttrKind.TYPE_PROTO, SequenceType(TensorType(F32, ("N",))))),
 ])
 def test_attribute_kinds_come_from_the_schema_or_the_literal(op: str, literal: str, expected: Attr) -> None:
     domain = "my.ops::" if op == "Custom" else ""
@@ -453,7 +475,7 @@ def test_elided_constants_become_placeholders() -> None:
     parsed = parse(text)
     w = parsed.constants[0]
     assert isinstance(w.const, ElidedTensor)
-    assert (w.const.dtype, w.const.shape, w.const.content_hash) == (F32, (4, 3, 3, 3), g.constants[0].const.content_hash)
+    assert (w.const.dtype, w.const.shape, w.const.content_hash) == (F32, (4, 3, 3, 3), _hash(g.constants[0]))
     assert graphs_equal(g, parsed)  # compared by hash
     assert print_graph(parsed) == text
     with pytest.raises(ParseError, match="elided"):
@@ -462,17 +484,17 @@ def test_elided_constants_become_placeholders() -> None:
 
 def test_elided_data_is_supplied_by_name_or_hash() -> None:
     g = conv_net()
-    data = g.constants[0].const.numpy()
+    data = _data(g.constants[0])
     text = print_graph(g)
-    for key in ("w", g.constants[0].const.content_hash):
+    for key in ("w", _hash(g.constants[0])):
         parsed = parse(text, constants={key: data})
-        assert np.array_equal(parsed.constants[0].const.numpy(), data)
+        assert np.array_equal(_data(parsed.constants[0]), data)
     with pytest.raises(ParseError, match="line 2, column 28: the data supplied for %w has hash"):
         parse(text, constants={"w": data + 1})
     with pytest.raises(ParseError, match=r"has shape \[4, 27\], the text says \[4, 3, 3, 3\]"):
         parse(text, constants={"w": data.reshape(4, 27)})
     anything = parse("graph g() {\n %w: f32[2,2] = const <elided>\n return %w }", constants={"w": np.eye(2)})
-    assert anything.constants[0].const.numpy().dtype == np.float32  # converted to the declared dtype
+    assert _data(anything.constants[0]).dtype == np.float32  # converted to the declared dtype
     placeholder = parse("graph g() {\n %w: f32[2,2] = const <elided>\n return %w }")
     assert print_graph(placeholder).splitlines()[1] == "  %w: f32[2,2] = const <elided>"
 
@@ -622,7 +644,7 @@ def test_large_graphs_print_and_parse_in_linear_time() -> None:
     g.outputs = [cur]
     start = time.perf_counter()
     text = print_graph(g)
-    parsed = parse(text, constants={"w": w.const.numpy()})
+    parsed = parse(text, constants={"w": _data(w)})
     equal = graphs_equal(g, parsed)
     elapsed = time.perf_counter() - start
     assert equal and len(parsed) == 30_000

@@ -109,6 +109,9 @@ def infer_if(ctx: InferContext) -> list[Type]:
     else_outs = ctx.attr("else_branch").outputs
     if len(then_outs) != len(else_outs):
         raise ctx.fail(f"then_branch has {len(then_outs)} outputs but else_branch has {len(else_outs)}")
+    cond = ctx.const(0)
+    if cond is not None and cond.size == 1:
+        return [v.type for v in (then_outs if bool(cond.reshape(-1)[0]) else else_outs)]
     return [join_types(a.type, b.type) for a, b in zip(then_outs, else_outs, strict=True)]
 
 
@@ -182,11 +185,11 @@ def scan(
     scan_output_axes: Sequence[int] | None = None,
     scan_output_directions: Sequence[int] | None = None,
 ) -> tuple[Any, ...]:
-    args = padded_inputs(ctx, args)
-    n_state = len(args) - num_scan_inputs
-    states = args[:n_state]
+    values = padded_inputs(ctx, args)
+    n_state = len(values) - num_scan_inputs
+    states = values[:n_state]
     xs = []
-    for j, x in enumerate(args[n_state:]):
+    for j, x in enumerate(values[n_state:]):
         x = np.moveaxis(x, _item(scan_input_axes, j) % x.ndim, 0)
         xs.append(x[::-1] if _item(scan_input_directions, j) else x)
     steps = xs[0].shape[0] if xs else 0

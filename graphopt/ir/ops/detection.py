@@ -53,14 +53,15 @@ def non_max_suppression(
 ) -> np.ndarray:
     limit = int(_scalar(max_output_boxes_per_class, 0))
     iou_max = _scalar(iou_threshold, 0.0)
+    min_score = None if score_threshold is None else _scalar(score_threshold, 0.0)
     corners = _corners(boxes, center_point_box)
     selected: list[tuple[int, int, int]] = []
     for b in range(scores.shape[0]):
         for c in range(scores.shape[1]):
             s = scores[b, c]
             order = np.argsort(-s, kind="stable")  # ties keep the lower box index first
-            if score_threshold is not None:
-                order = order[s[order] > _scalar(score_threshold, 0.0)]
+            if min_score is not None:
+                order = order[s[order] > min_score]
             keep: list[int] = []
             for i in order:
                 if len(keep) >= limit:

@@ -39,8 +39,8 @@ def cast_array(x: np.ndarray, to: DType, *, saturate: bool = True, round_mode: s
         return v.astype(to.numpy)
     if to == DType.FLOAT8E8M0:
         return _to_e8m0(_exact_float(x), saturate, round_mode)
-    if x.dtype.kind == "V" and not DType.from_numpy(x.dtype).is_integer:
-        x = x.astype(np.float32)  # ml_dtypes floats convert to numpy types through float32
+    if x.dtype.kind == "V":  # ml_dtypes types convert through a numpy type that holds all their values
+        x = x.astype(np.int8 if DType.from_numpy(x.dtype).is_integer else np.float32)
     with np.errstate(all="ignore"):
         return x.astype(to.numpy)
 

@@ -39,16 +39,20 @@ def _activations(names: Sequence[str], alphas: Sequence[float] | None, betas: Se
     """Activation functions for ``names``; alpha/beta values are consumed in order by those that take them."""
     alpha_it: Iterator[float] = iter(alphas or ())
     beta_it: Iterator[float] = iter(betas or ())
-    funcs = []
+    funcs: list[Activation] = []
     for name in names:
         try:
             fn, alpha, beta = _ACTIVATIONS[name.lower()]
         except KeyError:
             raise ValueError(f"unknown activation {name!r}") from None
-        a = dtype.type(next(alpha_it, alpha)) if alpha is not None else None
-        b = dtype.type(next(beta_it, beta)) if beta is not None else None
-        funcs.append(lambda x, fn=fn, a=a, b=b: fn(x, a, b))
+        a = dtype.type(next(alpha_it, alpha)) if alpha is not None else 0
+        b = dtype.type(next(beta_it, beta)) if beta is not None else 0
+        funcs.append(_bind(fn, a, b))
     return funcs
+
+
+def _bind(fn: Callable[[Array, float, float], Array], alpha: float, beta: float) -> Activation:
+    return lambda x: fn(x, alpha, beta)
 
 
 def _clipper(clip: float | None) -> Activation:
@@ -188,9 +192,7 @@ def infer_recurrent(ctx: InferContext) -> list[Type]:
     if hidden is None:
         r = ctx.shape(2)
         hidden = r[2] if r is not None and len(r) == 3 else None
-    if ctx.attr("layout"):
-        y, state = (batch, seq, dirs, hidden), (batch, dirs, hidden)
-    else:
-        y, state = (seq, dirs, batch, hidden), (dirs, batch, hidden)
+    y: tuple[Dim, ...] = (batch, seq, dirs, hidden) if ctx.attr("layout") else (seq, dirs, batch, hidden)
+    state: tuple[Dim, ...] = (batch, dirs, hidden) if ctx.attr("layout") else (dirs, batch, hidden)
     n_states = 2 if ctx.node.op == "LSTM" else 1
     return [TensorType(dtype, y), *[TensorType(dtype, state)] * n_states]
