@@ -27,6 +27,17 @@ def run_ort(model: onnx.ModelProto, inputs: list[Any]) -> list[Any]:
     return session.run(None, {i.name: x for i, x in zip(session.get_inputs(), inputs)})
 
 
+def as_numpy(data: Any) -> Any:
+    """A case's input or output as the interpreter's value (TensorProto holds types numpy lacks natively)."""
+    if isinstance(data, (list, tuple)):
+        return [as_numpy(d) for d in data]
+    if isinstance(data, onnx.TensorProto):
+        from graphopt.ir.protos import tensor_from_proto
+
+        return tensor_from_proto(data).numpy()
+    return data if data is None else np.asarray(data)
+
+
 def outputs_match(actual: list[Any], expected: list[Any], rtol: float, atol: float) -> bool:
     """Element-wise closeness of two output lists (tensors, sequences, optionals), NaNs equal."""
     if len(actual) != len(expected):

@@ -6,7 +6,7 @@ import pytest
 
 import graphopt
 from graphopt.errors import GraphoptError
-from tests.backend_cases import node_cases, outputs_match, run_ort
+from tests.backend_cases import as_numpy, node_cases, outputs_match, run_ort
 
 
 def _ort_passes(case) -> bool:
@@ -48,10 +48,10 @@ def test_reference_interpreter_on_backend_cases(record_property):
         ran += 1
         inputs, expected = case.data_sets[0]
         try:
-            actual = graphopt.evaluate(graph, inputs)
+            actual = graphopt.evaluate(graph, as_numpy(inputs))
         except GraphoptError:
             continue
-        passed += outputs_match(actual, expected, case.rtol, case.atol)
+        passed += outputs_match(actual, as_numpy(expected), case.rtol, case.atol)
     record_property("interpreter_passed", passed)
     print(f"\nreference interpreter: {passed} of {ran} backend node cases pass")
     assert passed >= INTERPRETER_FLOOR

@@ -97,6 +97,7 @@ for _op, _since, _pairs in [
     ("Pad", 11, [(2, "value"), (1, "pads")]),
     ("Clip", 11, [(2, "max"), (1, "min")]),
     ("Dropout", 12, [(1, "ratio")]),
+    ("DFT", 20, [(2, "axis")]),
 ] + [(op, 18, [(1, "axes")]) for op in ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
                                         "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSumSquare")]:
     _lowering(_op, _since)(_inputs_to_attrs(*_pairs))

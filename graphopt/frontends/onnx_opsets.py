@@ -146,6 +146,16 @@ def _resize10_to_11(node: Node, graph: Graph) -> None:
         node.set_attr("nearest_mode", "floor")
 
 
+@_normalizer("DFT", 20)
+def _dft_axis(node: Node, graph: Graph) -> None:
+    """DFT-17 has ``axis`` as an attribute defaulting to 1; from opset 20 it is input 2, defaulting to -2."""
+    a = node.attrs.pop("axis", None)
+    axis = 1 if a is None else a.value
+    while len(node.inputs) < 3:
+        node.append_input(None)
+    node.set_input(2, graph.add_constant(np.array(axis, dtype=np.int64)))
+
+
 @_normalizer("Scatter", 11)
 def _scatter_to_elements(node: Node, graph: Graph) -> None:
     node.op = "ScatterElements"

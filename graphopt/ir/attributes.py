@@ -24,6 +24,8 @@ class AttrKind(enum.IntEnum):
     STRINGS = 8
     TENSORS = 9
     GRAPHS = 10
+    SPARSE_TENSOR = 11
+    SPARSE_TENSORS = 12
     TYPE_PROTO = 13
 
     @property

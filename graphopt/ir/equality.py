@@ -18,8 +18,8 @@ from typing import Any
 from graphopt.ir import registry
 from graphopt.ir.attributes import Attr, AttrKind
 from graphopt.ir.core import Graph, Node, Value
-from graphopt.ir.printer import ElidedTensor, format_attr, format_type
-from graphopt.ir.tensor import ArrayTensor, Tensor
+from graphopt.ir.printer import ElidedTensor, as_tensor, format_attr, format_type
+from graphopt.ir.tensor import Tensor
 
 
 def graphs_equal(a: Graph, b: Graph) -> bool:
@@ -118,12 +118,12 @@ class _Comparer:
                 return f"{path}{len(a.value)} items vs {len(b.value)}"
             for i, (x, y) in enumerate(zip(a.value, b.value, strict=True)):
                 d = (self.graph(x, y, f"{path}graph {i}: ") if a.kind == AttrKind.GRAPHS
-                     else _tensor_difference(_as_tensor(x), _as_tensor(y)))
+                     else _tensor_difference(as_tensor(x), as_tensor(y)))
                 if d:
                     return d if a.kind == AttrKind.GRAPHS else f"{path}tensor {i}: {d}"
             return None
         if a.kind == AttrKind.TENSOR:
-            d = _tensor_difference(_as_tensor(a.value), _as_tensor(b.value))
+            d = _tensor_difference(as_tensor(a.value), as_tensor(b.value))
             return f"{path}{d}" if d else None
         if not _same(a.value, b.value):
             return f"{path}{format_attr(a)} vs {format_attr(b)}"
@@ -188,10 +188,6 @@ def _same(x: Any, y: Any) -> bool:
     if isinstance(x, tuple) and isinstance(y, tuple):
         return len(x) == len(y) and all(map(_same, x, y))
     return bool(x == y)
-
-
-def _as_tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else ArrayTensor(value)
 
 
 def _const_difference(a: Tensor | None, b: Tensor | None) -> str | None:

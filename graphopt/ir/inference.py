@@ -31,6 +31,10 @@ SymValue = tuple[Dim, ...]
 """A 1-D integer tensor known element by element: ints, symbols, or None for unknown."""
 
 
+MAX_SYM_ELEMENTS = 64
+"""Only small integer tensors (shapes, indices) are tracked element by element."""
+
+
 class InferenceError(GraphoptError):
     """A node's inputs contradict its op (e.g. Conv with a rank-2 input)."""
 
@@ -95,7 +99,7 @@ class InferContext:
         if v in self._sym:
             return self._sym[v]
         a = v.numpy()
-        if a is not None and a.dtype.kind in "iu" and a.ndim <= 1:
+        if a is not None and a.dtype.kind in "iu" and a.ndim <= 1 and a.size <= MAX_SYM_ELEMENTS:
             return tuple(int(x) for x in a.reshape(-1))
         return None
 

@@ -105,7 +105,7 @@ def _run_node(node: Node, ins: list[Any], env: _Env) -> list[Any]:
     if schema is None or schema.kernel is None:
         raise EvaluationError(f"{node.label}: op {node.qualified_op} has no reference kernel, so graphopt "
                               "cannot evaluate it (it can still be optimized and exported)")
-    while ins and ins[-1] is None:
+    while ins and node.inputs[len(ins) - 1] is None:  # omitted inputs; an empty optional value stays
         ins.pop()
     attrs = schema.attr_values({k: a.value for k, a in node.attrs.items()})
     try:

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from graphopt.errors import ParseError
 from graphopt.ir import registry
 from graphopt.ir.attributes import Attr, AttrKind
 from graphopt.ir.core import Graph, Node, Value
@@ -85,9 +86,7 @@ class ElidedTensor(Tensor):
     def numpy(self) -> np.ndarray:
         raise self._missing()
 
-    def _missing(self) -> Exception:
-        from graphopt.errors import ParseError
-
+    def _missing(self) -> ParseError:
         return ParseError(f"the data of this {self.dtype.short}{list(self.shape)} constant was elided in the text "
                           "form; supply it with parse(text, constants={name or hash: array})")
 
@@ -186,9 +185,8 @@ def _format_elements(array: np.ndarray, dtype: DType) -> list[str]:
         part = DType.FLOAT if dtype == DType.COMPLEX64 else DType.DOUBLE
         return [f"({format_float(c.real, part)}, {format_float(c.imag, part)})" for c in flat.tolist()]
     if dtype.is_float:
-        if dtype in (DType.FLOAT, DType.FLOAT16, DType.DOUBLE):
-            return [format_float(x, dtype) for x in flat]
-        return [format_float(x, dtype) for x in flat.astype(np.float32)]
+        native = dtype in (DType.FLOAT, DType.FLOAT16, DType.DOUBLE)  # else an ml_dtypes type: widen first
+        return [format_float(x, dtype) for x in (flat if native else flat.astype(np.float32))]
     if dtype == DType.UINT64:
         return [str(int(x)) for x in flat.tolist()]
     return [str(x) for x in flat.astype(np.int64).tolist()]
@@ -207,7 +205,8 @@ def _nest(items: list[str], shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(_nest(items[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])) + "]"
 
 
-def _as_tensor(value: Any) -> Tensor:
+def as_tensor(value: Any) -> Tensor:
+    """A TENSOR attribute's value as a Tensor (attributes may also hold a bare numpy array)."""
     return value if isinstance(value, Tensor) else ArrayTensor(np.asarray(value))
 
 
@@ -346,9 +345,9 @@ class _Printer:
         if kind == AttrKind.STRINGS:
             return "[" + ", ".join(quote_string(v) for v in value) + "]"
         if kind == AttrKind.TENSOR:
-            return self.tensor_literal(_as_tensor(value))
+            return self.tensor_literal(as_tensor(value))
         if kind == AttrKind.TENSORS:
-            return "[" + ", ".join(self.tensor_literal(_as_tensor(v)) for v in value) + "]"
+            return "[" + ", ".join(self.tensor_literal(as_tensor(v)) for v in value) + "]"
         if kind == AttrKind.GRAPH:
             return "\n".join(self.graph_lines(value, indent + "  "))
         if kind == AttrKind.GRAPHS:

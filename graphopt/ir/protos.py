@@ -39,9 +39,16 @@ def tensor_from_proto(proto: onnx.TensorProto, base_dir: Path | None = None) -> 
         array = numpy_helper.to_array(proto)
     except Exception as e:
         raise ModelLoadError(f"tensor {proto.name!r} has malformed data: {e}") from e
-    if array.dtype != dtype.numpy and dtype != DType.STRING:
+    if dtype == DType.STRING:  # one convention in the IR: Python str, as ONNX Runtime returns
+        array = np.array([_text(s) for s in array.flat], dtype=object).reshape(array.shape)
+    elif array.dtype != dtype.numpy:
         array = array.view(dtype.numpy) if array.dtype.itemsize == dtype.numpy.itemsize else array.astype(dtype.numpy)
     return ArrayTensor(array, dtype)
+
+
+def _text(item: object) -> object:
+    """Bytes as str; bytes that are not UTF-8 survive as surrogate escapes and encode back unchanged."""
+    return item.decode("utf-8", "surrogateescape") if isinstance(item, bytes) else item
 
 
 def _confined(base_dir: Path, location: str, tensor: str) -> Path:
@@ -60,7 +67,8 @@ def tensor_to_proto(tensor: Tensor, name: str = "") -> onnx.TensorProto:
     proto = onnx.TensorProto(name=name, data_type=int(tensor.dtype), dims=tensor.shape)
     array = tensor.numpy()
     if tensor.dtype == DType.STRING:
-        proto.string_data.extend(s if isinstance(s, bytes) else str(s).encode() for s in array.flat)
+        proto.string_data.extend(s if isinstance(s, bytes) else str(s).encode("utf-8", "surrogateescape")
+                                 for s in array.flat)
     else:
         proto.raw_data = tensor_bytes(tensor.dtype, array)
     return proto

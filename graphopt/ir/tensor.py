@@ -46,7 +46,7 @@ class Tensor:
             array = self.numpy()
             if self.dtype == DType.STRING:
                 for s in array.flat:
-                    h.update(s if isinstance(s, bytes) else str(s).encode())
+                    h.update(s if isinstance(s, bytes) else str(s).encode("utf-8", "surrogateescape"))
                     h.update(b"\0")
             else:
                 h.update(np.ascontiguousarray(array).view(np.uint8).data)

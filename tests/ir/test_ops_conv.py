@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from graphopt.codegen.onnx import to_onnx
+from graphopt.errors import EvaluationError
 from graphopt.ir import DType, Graph, TensorType, Value, evaluate, infer_shapes
 from tests.backend_cases import run_ort
 from tests.ir.op_check import (
@@ -204,6 +205,6 @@ def test_quantized_conv_types() -> None:
 
 def test_conv_rejects_channel_mismatch() -> None:
     x, w = _randn(1, 3, 5, 5), _randn(4, 2, 3, 3)
-    with pytest.raises(Exception, match="channels"):
+    with pytest.raises(EvaluationError, match="channels"):
         evaluate(one_node_graph("Conv", [x, w], {}), [x, w])
 

@@ -12,11 +12,10 @@ import pytest
 
 from graphopt.errors import EvaluationError
 from graphopt.frontends.onnx import from_onnx
-from graphopt.ir import DType, Graph, TensorType, Value, evaluate, infer_node, infer_shapes
+from graphopt.ir import DType, Graph, TensorType, Value, evaluate, infer_node
 from graphopt.ir.ops.quantize import cast_array
-from graphopt.ir.protos import tensor_from_proto
-from tests.backend_cases import node_cases, outputs_match, run_ort
-from tests.ir.op_check import assert_close, assert_type_matches, compare_with_ort, one_node_graph, one_node_model
+from tests.backend_cases import node_cases, run_ort
+from tests.ir.op_check import check_backend_case, compare_with_ort, one_node_graph, one_node_model
 
 OPS = frozenset({
     "Abs", "Acos", "Acosh", "Add", "And", "Asin", "Asinh", "Atan", "Atanh", "BitShift", "BitwiseAnd", "BitwiseNot",
@@ -36,41 +35,17 @@ rng = np.random.default_rng(0)
 
 def family_cases() -> list[Any]:
     """Backend cases built only from this family's ops (and Constant), expanded function bodies included."""
-    return [pytest.param(c, id=c.name) for c in node_cases()
-            if {n.op_type for n in c.model.graph.node} <= OPS | {"Constant"}
-            and {n.op_type for n in c.model.graph.node} & OPS]
-
-
-def as_array(data: Any) -> Any:
-    """A backend case's input or output (numpy, TensorProto, or a list of them) as the interpreter's value."""
-    if isinstance(data, list):
-        return [as_array(d) for d in data]
-    if isinstance(data, onnx.TensorProto):
-        return tensor_from_proto(data).numpy()
-    return data if data is None else np.asarray(data)
-
-
-def check_case(case: Any) -> None:
-    graph = from_onnx(case.model)
-    infer_shapes(graph, strict=True)
-    for inputs, expected in case.data_sets:
-        results = evaluate(graph, as_array(list(inputs)))
-        assert len(results) == len(expected)
-        for i, (r, e, v) in enumerate(zip(results, as_array(list(expected)), graph.outputs, strict=True)):
-            if isinstance(e, list):
-                assert outputs_match(r, e, case.rtol, case.atol)
-            else:
-                assert_close(r, e, case.rtol, case.atol, f"output {i}")
-                assert_type_matches(v.type, r, f"output {i}")
+    ops = [(c, {n.op_type for n in c.model.graph.node}) for c in node_cases()]
+    return [pytest.param(c, id=c.name) for c, used in ops if used & OPS and used <= OPS | {"Constant"}]
 
 
 @pytest.mark.parametrize("case", family_cases())
 def test_backend_case(case: Any) -> None:
     if case.name in RANDOM_DROPOUT:
         with pytest.raises(EvaluationError, match="training mode"):
-            check_case(case)
+            check_backend_case(case)
     else:
-        check_case(case)
+        check_backend_case(case)
 
 
 # -- onnxruntime on random inputs -----------------------------------------------------------------

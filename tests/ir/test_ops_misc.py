@@ -25,16 +25,7 @@ RNG = np.random.default_rng(0)
 NUMERIC_OPS = ("NonMaxSuppression", "RoiAlign", "MaxRoiPool", "HannWindow", "HammingWindow", "BlackmanWindow",
                "DFT", "STFT", "MelWeightMatrix")
 STRING_OPS = ("StringConcat", "RegexFullMatch", "StringSplit", "StringNormalizer")
-FRONTEND_GAPS = {f"test_dft{s}_opset19": "the ONNX frontend does not yet move DFT-17/19's axis attribute to an input"
-                 for s in ("", "_inverse", "_rfft", "_irfft")}
-
-
-def _mark_gaps(params: list[Any]) -> list[Any]:
-    return [pytest.param(*p.values, id=p.id, marks=pytest.mark.xfail(reason=FRONTEND_GAPS[p.id]))
-            if p.id in FRONTEND_GAPS else p for p in params]
-
-
-@pytest.mark.parametrize("case", _mark_gaps(single_node_cases(*NUMERIC_OPS)))
+@pytest.mark.parametrize("case", single_node_cases(*NUMERIC_OPS))
 def test_backend_case(case: Any) -> None:
     check_backend_case(case)
 

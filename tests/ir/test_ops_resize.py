@@ -6,9 +6,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from onnx.reference import ReferenceEvaluator
 
-from graphopt.ir import DType, Graph, TensorType, Value, infer_shapes
-from tests.ir.op_check import check_backend_case, compare_with_ort, one_node_graph, single_node_cases
+from graphopt.ir import DType, Graph, TensorType, Value, evaluate, infer_shapes
+from tests.ir.op_check import (
+    assert_close,
+    check_backend_case,
+    compare_with_ort,
+    one_node_graph,
+    one_node_model,
+    single_node_cases,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -49,7 +57,7 @@ def test_resize_filtered_matches_ort(scales: list[float], coordinates: str, mode
             coordinate_transformation_mode=coordinates, **extra)
 
 
-@pytest.mark.parametrize("sizes", [[1, 2, 7, 5], [1, 2, 3, 13], [2, 2, 4, 8]])
+@pytest.mark.parametrize("sizes", [[1, 2, 7, 5], [1, 2, 3, 13], [1, 2, 8, 3]])
 @pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
 def test_resize_to_sizes_matches_ort(sizes: list[int], mode: str) -> None:
     _resize(RNG.standard_normal((1, 2, 4, 8)).astype(np.float32), sizes=sizes, mode=mode)
@@ -111,13 +119,13 @@ def test_resize_sizes_from_shape_arithmetic_keep_symbols() -> None:
     assert g.outputs[0].type == TensorType(DType.FLOAT, ("N", 3, 32, 48))
 
 
-@pytest.mark.parametrize(("policy", "expected"), [("stretch", (1, 3, 7, 11)), ("not_larger", (1, 3, 4, 7)),
-                                                  ("not_smaller", (1, 3, 7, 11))])
-def test_resize_aspect_ratio_shape(policy: str, expected: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(("policy", "expected"), [("stretch", (7, 7)), ("not_larger", (5, 7)),
+                                                  ("not_smaller", (7, 11))])
+def test_resize_aspect_ratio_shape(policy: str, expected: tuple[int, int]) -> None:
     x = np.zeros((1, 3, 4, 6), np.float32)
     g = one_node_graph("Resize", [x, None, None, np.array([7, 7], np.int64)],
                        {"axes": [2, 3], "keep_aspect_ratio_policy": policy}, const=[3])
-    assert g.outputs[0].type.shape == (*expected[:3], expected[3] if policy != "stretch" else 7)
+    assert g.outputs[0].type == TensorType(DType.FLOAT, (1, 3, *expected))
 
 
 @pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
@@ -126,8 +134,15 @@ def test_resize_aspect_ratio_shape(policy: str, expected: tuple[int, ...]) -> No
 def test_grid_sample_2d_matches_ort(mode: str, padding_mode: str, align_corners: int) -> None:
     x = RNG.standard_normal((2, 3, 5, 6)).astype(np.float32)
     grid = RNG.uniform(-1.4, 1.4, (2, 4, 7, 2)).astype(np.float32)
-    compare_with_ort("GridSample", [x, grid], {"mode": mode, "padding_mode": padding_mode,
-                                               "align_corners": align_corners}, rtol=1e-4, atol=1e-4)
+    attrs = {"mode": mode, "padding_mode": padding_mode, "align_corners": align_corners}
+    if (mode, padding_mode) != ("cubic", "border"):
+        compare_with_ort("GridSample", [x, grid], attrs, rtol=1e-4, atol=1e-4)
+        return
+    # onnxruntime clamps every coordinate of a point once any of them is outside; the ONNX reference clamps each
+    # coordinate on its own, which changes cubic weights near the border
+    ours, = evaluate(one_node_graph("GridSample", [x, grid], attrs), [x, grid])
+    theirs, = ReferenceEvaluator(one_node_model("GridSample", [x, grid], attrs)).run(None, {"x0": x, "x1": grid})
+    assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "linear"])
@@ -138,8 +153,10 @@ def test_grid_sample_3d_matches_ort(mode: str, padding_mode: str) -> None:
     compare_with_ort("GridSample", [x, grid], {"mode": mode, "padding_mode": padding_mode}, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("size", [[2, 3, 4, 5], [2, 1, 3, 4, 5], [1, 1, 1, 6]])
-@pytest.mark.parametrize("align_corners", [0, 1])
+@pytest.mark.parametrize(("size", "align_corners"), [
+    ([2, 3, 4, 5], 0), ([2, 3, 4, 5], 1), ([2, 1, 3, 4, 5], 0), ([2, 1, 3, 4, 5], 1),
+    ([1, 1, 1, 6], 0),  # a single row with aligned corners is -1 in the ONNX reference, +1 in onnxruntime
+])
 def test_affine_grid_matches_ort(size: list[int], align_corners: int) -> None:
     rank = len(size) - 2
     theta = RNG.standard_normal((size[0], rank, rank + 1)).astype(np.float32)
@@ -154,3 +171,11 @@ def test_grid_types() -> None:
     x, grid = np.zeros((1, 3, 8, 8), np.float16), np.zeros((1, 5, 6, 2), np.float16)
     g = one_node_graph("GridSample", [x, grid], {}, shapes={0: ("N", 3, "H", "W"), 1: ("N", 5, 6, 2)})
     assert g.outputs[0].type == TensorType(DType.FLOAT16, ("N", 3, 5, 6))
+
+
+def test_affine_grid_single_aligned_row_sits_at_minus_one() -> None:
+    """As in the ONNX reference: linspace(-1, 1) of one point is -1."""
+    theta, size = RNG.standard_normal((1, 2, 3)).astype(np.float32), np.array([1, 1, 1, 6], np.int64)
+    ours, = evaluate(one_node_graph("AffineGrid", [theta, size], {"align_corners": 1}, const=[1]), [theta])
+    points = np.stack([np.linspace(-1, 1, 6), np.full(6, -1.0), np.ones(6)], axis=-1)
+    assert_close(ours, (points @ theta[0].T).astype(np.float32).reshape(1, 1, 6, 2), rtol=1e-6, atol=1e-6)

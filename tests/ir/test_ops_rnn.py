@@ -39,7 +39,7 @@ def _inputs(op: str, dirs: int, *, bias: bool = True, lens: bool = False, initia
         rand(BATCH, T, IN, scale=1) if layout else rand(T, BATCH, IN, scale=1),
         rand(dirs, g * HIDDEN, IN), rand(dirs, g * HIDDEN, HIDDEN),
         rand(dirs, 2 * g * HIDDEN) if bias else None,
-        np.array([T, 2, 3], np.int32) if lens else None,
+        np.array([T, 0, 3], np.int32) if lens else None,
         rand(*state, scale=1) if initial else None,
     ]
     if op == "LSTM":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import time
 from collections.abc import Callable
 
@@ -232,6 +234,22 @@ def test_roundtrip(make: Callable[[], Graph], options: dict) -> None:
     assert print_graph(g, **options) == print_graph(g.copy(), **options)  # deterministic, identity-free
 
 
+def test_roundtrip_of_every_onnx_backend_node_model() -> None:
+    """Every model of ONNX's node test suite (all dtypes, subgraphs, sequences …) survives print -> parse."""
+    from graphopt.frontends.onnx import from_onnx
+    from tests.backend_cases import node_cases
+
+    failures = []
+    for case in node_cases():
+        g = from_onnx(case.model)
+        for limit in (0, 1 << 30):  # every constant elided, then every constant printed in full
+            try:
+                roundtrip(g, max_const_elements=limit)
+            except (AssertionError, ParseError) as e:
+                failures.append(f"{case.name} (max_const_elements={limit}): {e}")
+    assert not failures, "\n".join(failures[:10])
+
+
 def test_str_is_the_text_form() -> None:
     g = conv_net()
     assert str(g) == print_graph(g)
@@ -320,7 +338,9 @@ def _sample(dtype: DType) -> np.ndarray:
     if dtype == DType.BOOL:
         return np.array([True, False, True, True])
     if dtype == DType.STRING:
-        return np.array([b"", b'a"b\\', "üñí".encode(), b"line\nbreak", b"\xff\xfe"], dtype=object)
+        # the IR holds str; bytes that are not UTF-8 arrive as surrogate escapes
+        return np.array(["", 'a"b\\', "üñí", "line\nbreak", b"\xff\xfe".decode("utf-8", "surrogateescape")],
+                        dtype=object)
     if dtype in (DType.COMPLEX64, DType.COMPLEX128):
         return np.array([1 + 2j, -0.5 - np.inf * 1j, complex(np.nan, 0), 0.1], dtype=dtype.numpy)
     if dtype.is_float:
@@ -527,6 +547,10 @@ def test_graph_difference_of_unknown_data() -> None:
      "line 2, column 29: expected an int for attribute 'perm' of Transpose, found '1.5'"),
     ("graph g(%x: f32[8]) {\n  %y = LeakyRelu(%x) {alpha=\"a\"}\n  return %y\n}", "expected a float for attribute"),
     ("graph g(%x: f32[8]) {\n  %y = Relu(%x) {a=1, a=2}\n  return %y\n}", "attribute 'a' is given twice"),
+    ("graph g(%x: f32[8]) {\n  %y = Foo(%x) {a=1e39}\n  return %y\n}", "1e39 is out of the float32 range"),
+    ("graph g() {\n  %c: f16[2] = const [1.0, 7e4]\n  return %c\n}",
+     "line 2, column 28: 70000.0 is out of the f16 range of %c"),
+    ("graph g(%x: f32[8]) {\n  %y = Foo(%x) {s=\"\\q\"}\n  return %y\n}", "bad string"),
     ("graph g(%x: f32[8]) {\n  %y = Relu(%x) @\n  return %y\n}", "line 2, column 17: expected a node"),
     ("graph g(%x: f32[8]) {\n  %y = Relu(%x) {s=\"open}\n  return %y\n}", "expected a value for attribute 's'"),
     ("graph g(%x: f32[8]) {\n  %y = Relu(%x)\n}", "line 3, column 1: expected a node, a constant or 'return'"),
@@ -541,6 +565,20 @@ def test_parse_errors(text: str, message: str) -> None:
     with pytest.raises(ParseError) as info:
         parse(text)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("make", [control_flow, every_attribute_kind], ids=lambda f: f.__name__)
+def test_damaged_text_raises_parse_error_only(make: Callable[[], Graph]) -> None:
+    """Every truncation and a sample of one-character edits either parses or raises ParseError."""
+    text = print_graph(make(), max_const_elements=4)
+    rng = random.Random(0)
+    edits = [text[:cut] for cut in range(len(text))]
+    for _ in range(300):
+        i = rng.randrange(len(text))
+        edits += [text[:i] + rng.choice('%_,()[]{}<>=:?*"#\n -.0a1eé\\') + text[i + 1:], text[:i] + text[i + 1:]]
+    for damaged in edits:
+        with contextlib.suppress(ParseError):
+            parse(damaged)
 
 
 def test_error_shows_the_line_and_a_caret() -> None:

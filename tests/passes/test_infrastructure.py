@@ -11,7 +11,6 @@ import graphopt
 from graphopt.ir import DType, Graph, Node, TensorType, Value
 from graphopt.passes import (
     CheckNumerics,
-    DumpIR,
     NumericsError,
     Pass,
     PassError,

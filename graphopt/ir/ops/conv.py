@@ -47,6 +47,13 @@ def window_out_dim(
     """Number of window positions along one spatial dim (``None`` when ``size`` is not static)."""
     if not isinstance(size, int):
         return None
+    return window_out_size(size, kernel, stride, dilation, begin, end, auto_pad, ceil_mode)
+
+
+def window_out_size(
+    size: int, kernel: int, stride: int, dilation: int, begin: int, end: int, auto_pad: str, ceil_mode: bool = False
+) -> int:
+    """Number of window positions along one static spatial dim."""
     if auto_pad in SAME_PADS:
         return -(-size // stride)
     if auto_pad == "VALID":
@@ -74,7 +81,7 @@ class Window:
     def span(self) -> tuple[int, ...]:
         """Length of padded input the windows cover along each dim."""
         return tuple((o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(self.out, self.strides, self.kernel,
-                                                                         self.dilations, strict=False))
+                                                                         self.dilations, strict=True))
 
     def positions(self, axis: int) -> np.ndarray:
         """Input coordinate of each (output index, kernel offset) along ``axis``, shape (out, kernel)."""
@@ -82,10 +89,12 @@ class Window:
         return o + np.arange(self.kernel[axis])[None, :] * self.dilations[axis] - self.begin[axis]
 
     def offsets(self) -> Iterator[tuple[tuple[int, ...], tuple[slice, ...]]]:
-        """Each kernel offset with the slices that pick its input pixel for every output position."""
+        """Each kernel offset, with the index of an (N, C, *spatial) padded input that picks the offset's pixel
+        for every output position."""
         for offs in itertools.product(*(range(k) for k in self.kernel)):
-            yield offs, tuple(slice(k * d, k * d + (o - 1) * s + 1, s)
-                              for k, d, o, s in zip(offs, self.dilations, self.out, self.strides, strict=False))
+            spatial = (slice(k * d, k * d + (o - 1) * s + 1, s)
+                       for k, d, o, s in zip(offs, self.dilations, self.out, self.strides, strict=True))
+            yield offs, (slice(None), slice(None), *spatial)
 
 
 def window_of(
@@ -100,26 +109,27 @@ def window_of(
     begin, end = split_pads(pads, rank)
     if auto_pad == "VALID":
         begin = end = (0,) * rank
-    out = tuple(window_out_dim(n, k, s, d, b, e, auto_pad, ceil_mode)  # type: ignore[misc]
-                for n, k, s, d, b, e in zip(sizes, kernel, strides, dilations, begin, end, strict=False))
+    out = tuple(window_out_size(n, k, s, d, b, e, auto_pad, ceil_mode)
+                for n, k, s, d, b, e in zip(sizes, kernel, strides, dilations, begin, end, strict=True))
     if auto_pad in SAME_PADS:
         split = [same_pads(max(0, (o - 1) * s + (k - 1) * d + 1 - n), auto_pad)
-                 for n, k, s, d, o in zip(sizes, kernel, strides, dilations, out, strict=False)]
+                 for n, k, s, d, o in zip(sizes, kernel, strides, dilations, out, strict=True)]
         begin, end = tuple(b for b, _ in split), tuple(e for _, e in split)
-    if any(o <= 0 for o in out):  # type: ignore[operator]
+    if any(o <= 0 for o in out):
         raise ValueError(f"window {tuple(kernel)} does not fit the input's spatial shape {tuple(sizes)}")
-    return Window(tuple(kernel), strides, dilations, out, begin, end)  # type: ignore[arg-type]
+    return Window(tuple(kernel), strides, dilations, out, begin, end)
 
 
 def pad_spatial(x: np.ndarray, win: Window, value: float | int = 0) -> np.ndarray:
     """``x`` padded so that every window of ``win`` lies inside it (extra room at the end for ceil_mode)."""
     sizes = x.shape[2:]
-    ends = [max(e, sp - n - b) for n, b, e, sp in zip(sizes, win.begin, win.end, win.span, strict=False)]
+    ends = [max(e, sp - n - b) for n, b, e, sp in zip(sizes, win.begin, win.end, win.span, strict=True)]
     if not any(win.begin) and not any(ends):
         return x
-    shape = (*x.shape[:2], *(n + b + e for n, b, e in zip(sizes, win.begin, ends, strict=False)))
+    shape = (*x.shape[:2], *(n + b + e for n, b, e in zip(sizes, win.begin, ends, strict=True)))
     out = np.full(shape, value, x.dtype)
-    out[(slice(None), slice(None), *(slice(b, b + n) for b, n in zip(win.begin, sizes, strict=False)))] = x
+    inside = (slice(None), slice(None), *(slice(b, b + n) for b, n in zip(win.begin, sizes, strict=True)))
+    out[inside] = x
     return out
 
 
@@ -134,7 +144,7 @@ def window_out_shape(ctx: InferContext, spatial: Sequence[Dim], kernel: Sequence
     dilations = ctx.attr("dilations") or (1,) * rank
     auto_pad = ctx.attr("auto_pad", "NOTSET")
     return tuple(window_out_dim(n, k, s, d, b, e, auto_pad, ceil_mode)
-                 for n, k, s, d, b, e in zip(spatial, kernel, strides, dilations, begin, end, strict=False))
+                 for n, k, s, d, b, e in zip(spatial, kernel, strides, dilations, begin, end, strict=True))
 
 
 # -- Conv ---------------------------------------------------------------------------------
@@ -150,8 +160,8 @@ def im2col(x: np.ndarray, win: Window) -> np.ndarray:
     """Strided view of padded ``x`` with shape (N, C, *kernel, *out)."""
     sn, sc, *sp = x.strides
     shape = x.shape[:2] + win.kernel + win.out
-    taps = (s * d for s, d in zip(sp, win.dilations, strict=False))
-    steps = (s * st for s, st in zip(sp, win.strides, strict=False))
+    taps = (s * d for s, d in zip(sp, win.dilations, strict=True))
+    steps = (s * st for s, st in zip(sp, win.strides, strict=True))
     strides = (sn, sc, *taps, *steps)
     return as_strided(x, shape, strides, writeable=False)
 
@@ -184,7 +194,7 @@ def depthwise(x: np.ndarray, w: np.ndarray, win: Window) -> np.ndarray:
     wt = w.reshape(c, mult, -1)
     scale_shape = (1, c, mult) + (1,) * len(win.out)
     for tap, (_, where) in enumerate(win.offsets()):
-        y += wt[:, :, tap].reshape(scale_shape) * x[(slice(None), slice(None), *where)][:, :, None]
+        y += wt[:, :, tap].reshape(scale_shape) * x[where][:, :, None]
     return y.reshape(n, c * mult, *win.out)
 
 
@@ -303,19 +313,21 @@ def conv_transpose_geometry(
     rank = len(sizes)
     begin, end = split_pads(pads, rank)
     requested: Sequence[Dim] = tuple(output_shape[-rank:]) if output_shape else (None,) * rank
-    return [conv_transpose_dim(*args, auto_pad, r)  # type: ignore[misc]
-            for *args, r in zip(sizes, kernel, strides or (1,) * rank, dilations or (1,) * rank,
-                                output_padding or (0,) * rank, begin, end, requested, strict=False)]
+    strides, dilations = strides or (1,) * rank, dilations or (1,) * rank
+    out_pads = output_padding or (0,) * rank
+    return [conv_transpose_dim(sizes[i], kernel[i], strides[i], dilations[i], out_pads[i], begin[i], end[i], auto_pad,
+                               requested[i]) for i in range(rank)]
 
 
 def crop(y: np.ndarray, starts: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
     """Spatial window ``[start, start + size)`` of ``y`` (N, C, *spatial), zero-filled where it leaves ``y``."""
     lead = [max(0, -s) for s in starts]
-    trail = [max(0, s + n - d) for s, n, d in zip(starts, sizes, y.shape[2:], strict=False)]
+    trail = [max(0, s + n - d) for s, n, d in zip(starts, sizes, y.shape[2:], strict=True)]
     if any(lead) or any(trail):
-        y = np.pad(y, [(0, 0), (0, 0), *list(zip(lead, trail, strict=False))])
-        starts = [s + p for s, p in zip(starts, lead, strict=False)]
-    return y[(slice(None), slice(None), *(slice(s, s + n) for s, n in zip(starts, sizes, strict=False)))]
+        y = np.pad(y, [(0, 0), (0, 0), *list(zip(lead, trail, strict=True))])
+        starts = [s + p for s, p in zip(starts, lead, strict=True)]
+    window = (slice(None), slice(None), *(slice(s, s + n) for s, n in zip(starts, sizes, strict=True)))
+    return y[window]
 
 
 @kernel("ConvTranspose")
@@ -336,11 +348,12 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
     cols = matmul_per_group(wg, xg).reshape((group * mg, *kernel, n, *sizes))
     pad_end = output_padding or (0,) * rank
     full = tuple(s * (i - 1) + (k - 1) * d + 1 + p for s, i, k, d, p in zip(strides, sizes, kernel, dilations,
-                                                                            pad_end, strict=False))
+                                                                            pad_end, strict=True))
     y = np.zeros((group * mg, n, *full), ct)
     win = Window(kernel, strides, dilations, tuple(sizes), (0,) * rank, (0,) * rank)
     for offs, where in win.offsets():
-        y[(slice(None), slice(None), *where)] += cols[(slice(None), *offs)]
+        tap: tuple[slice | int, ...] = (slice(None), *offs)
+        y[where] += cols[tap]
     y = y.swapaxes(0, 1)
     geo = conv_transpose_geometry(sizes, kernel, strides=strides, dilations=dilations, pads=pads,
                                   output_padding=output_padding, output_shape=output_shape, auto_pad=auto_pad)
@@ -355,13 +368,13 @@ def sample_linear(x: np.ndarray, coords: Sequence[np.ndarray]) -> np.ndarray:
     sizes = x.shape[3:]
     flat = x.reshape((*x.shape[:3], -1))
     lows = [np.floor(c) for c in coords]
-    fracs = [c - lo for c, lo in zip(coords, lows, strict=False)]
+    fracs = [c - lo for c, lo in zip(coords, lows, strict=True)]
     strides = [math.prod(sizes[i + 1:]) for i in range(len(sizes))]
     result = np.zeros((*x.shape[:3], coords[0].shape[-1]), x.dtype)
     for corner in itertools.product((0, 1), repeat=len(sizes)):
         weight = np.ones_like(coords[0])
         index = np.zeros(coords[0].shape, np.int64)
-        for c, lo, f, n, st in zip(corner, lows, fracs, sizes, strides, strict=False):
+        for c, lo, f, n, st in zip(corner, lows, fracs, sizes, strides, strict=True):
             i = lo.astype(np.int64) + c
             weight = weight * (f if c else 1 - f) * ((i >= 0) & (i < n))
             index += np.clip(i, 0, n - 1) * st
@@ -403,6 +416,15 @@ def deform_conv(x: np.ndarray, w: np.ndarray, offset: np.ndarray, b: np.ndarray 
 
 # -- shape inference ----------------------------------------------------------------------
 
+def _kernel_shape(ctx: InferContext, w_shape: Shape) -> tuple[int, ...] | None:
+    """The kernel_shape attribute, else the weight's spatial dims when they are static."""
+    if ctx.attr("kernel_shape"):
+        return tuple(ctx.attr("kernel_shape"))
+    if w_shape is None or not all(isinstance(d, int) for d in w_shape[2:]):
+        return None
+    return tuple(w_shape[2:])  # type: ignore[arg-type]
+
+
 def _conv_dtype(ctx: InferContext) -> DType | None:
     op = ctx.node.op
     if op == "ConvInteger":
@@ -426,9 +448,7 @@ def infer_conv(ctx: InferContext) -> list[Type]:
     batch = xs[0] if xs is not None else None
     channels = ws[0] if ws is not None else None
     spatial = xs[2:] if xs is not None else (None,) * (rank - 2)
-    kernel = ctx.attr("kernel_shape") or (tuple(ws[2:]) if ws is not None and all(
-        isinstance(d, int) for d in ws[2:]) else None)
-    dims = window_out_shape(ctx, spatial, kernel)
+    dims = window_out_shape(ctx, spatial, _kernel_shape(ctx, ws))
     if op == "DeformConv" and ctx.shape(2) is not None:
         dims = tuple(ctx.shape(2)[2:])  # type: ignore[index]
     return [TensorType(dtype, (batch, channels, *dims))]
@@ -443,8 +463,8 @@ def infer_conv_transpose(ctx: InferContext) -> list[Type]:
         return [TensorType(dtype, None if ws is None else (None,) * len(ws))]
     rank = len(xs) - 2
     channels = ws[1] * ctx.attr("group") if ws is not None and isinstance(ws[1], int) else None
-    kernel = ctx.attr("kernel_shape") or (ws[2:] if ws is not None else None)
-    if kernel is None or not all(isinstance(k, int) for k in kernel):
+    kernel = _kernel_shape(ctx, ws)
+    if kernel is None:
         spatial: tuple[Dim, ...] = (None,) * rank
     else:
         geo = conv_transpose_geometry(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,11 +20,11 @@ from graphopt.ir.ops.conv import Window, compute_dtype, pad_spatial, split_pads,
 from graphopt.ir.registry import kernel, shape_inference
 from graphopt.ir.types import Dim, TensorType, Type
 
-_ALL = (slice(None), slice(None))
 
-
-def _window(x: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int] | None,
-            dilations: Sequence[int] | None, pads: Sequence[int] | None, auto_pad: str, ceil_mode: int) -> Window:
+def _window(x: np.ndarray, *, kernel_shape: Sequence[int], auto_pad: str = "NOTSET", ceil_mode: int = 0,
+            strides: Sequence[int] | None = None, dilations: Sequence[int] | None = None,
+            pads: Sequence[int] | None = None) -> Window:
+    """The window of a pool over ``x``; the keyword arguments are the pool's window attributes."""
     return window_of(x.shape[2:], kernel_shape, strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad,
                      ceil_mode=bool(ceil_mode))
 
@@ -32,13 +33,14 @@ def _lowest(dtype: np.dtype) -> float | int:
     return np.iinfo(dtype).min if dtype.kind in "iu" else -np.inf
 
 
-def _window_sum(xp: np.ndarray, win: Window) -> np.ndarray:
-    """Sum over each window of the padded input ``xp``."""
-    total = None
-    for _, where in win.offsets():
-        tap = xp[(*_ALL, *where)]
-        total = tap.copy() if total is None else np.add(total, tap, out=total)
-    return total  # type: ignore[return-value]
+def _window_reduce(xp: np.ndarray, win: Window, combine: np.ufunc) -> np.ndarray:
+    """``combine`` (np.add, np.maximum) folded over each window of the padded input ``xp``."""
+    taps = win.offsets()
+    _, where = next(taps)
+    total = xp[where].copy()
+    for _, where in taps:
+        combine(total, xp[where], out=total)
+    return total
 
 
 def _flat_positions(win: Window, offs: tuple[int, ...], sizes: Sequence[int],
@@ -61,40 +63,33 @@ def _flat_positions(win: Window, offs: tuple[int, ...], sizes: Sequence[int],
 
 
 @kernel("MaxPool")
-def max_pool(ctx: EvalContext, x: np.ndarray, *, auto_pad: str, ceil_mode: int, storage_order: int,
-             kernel_shape: Sequence[int], dilations: Sequence[int] | None = None, pads: Sequence[int] | None = None,
-             strides: Sequence[int] | None = None) -> tuple[np.ndarray, ...]:
-    win = _window(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+def max_pool(ctx: EvalContext, x: np.ndarray, *, storage_order: int, **window: Any) -> tuple[np.ndarray, ...]:
+    win = _window(x, **window)
     xp = pad_spatial(x, win, _lowest(x.dtype))
     if not ctx.output_present(1):
-        best = None
-        for _, where in win.offsets():
-            tap = xp[(*_ALL, *where)]
-            best = tap.copy() if best is None else np.maximum(best, tap, out=best)
-        return (best,)  # type: ignore[return-value]
+        return (_window_reduce(xp, win, np.maximum),)
     sizes = x.shape[2:]
-    best, best_index, best_valid = None, None, None
-    for offs, where in win.offsets():
-        tap = xp[(*_ALL, *where)]
+    taps = win.offsets()
+    offs, where = next(taps)
+    best = xp[where].copy()
+    best_index, best_valid = _flat_positions(win, offs, sizes, storage_order)
+    best_index = np.broadcast_to(best_index, best.shape)
+    for offs, where in taps:
+        tap = xp[where]
         index, valid = _flat_positions(win, offs, sizes, storage_order)
-        if best is None:
-            best, best_index, best_valid = tap.copy(), np.broadcast_to(index, tap.shape).copy(), valid
-            continue
         take = (tap > best) | (valid & ~best_valid)  # a real pixel beats padding even when it is the lowest value
         best = np.where(take, tap, best)
         best_index = np.where(take, index, best_index)
         best_valid = best_valid | valid
     n, c = x.shape[:2]
     planes = np.arange(n * c, dtype=np.int64).reshape((n, c) + (1,) * len(sizes)) * math.prod(sizes)
-    return best, best_index + planes  # type: ignore[return-value,operator]
+    return best, best_index + planes
 
 
 @kernel("AveragePool")
-def average_pool(x: np.ndarray, *, auto_pad: str, ceil_mode: int, count_include_pad: int,
-                 kernel_shape: Sequence[int], dilations: Sequence[int] | None = None,
-                 pads: Sequence[int] | None = None, strides: Sequence[int] | None = None) -> np.ndarray:
-    win = _window(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
-    total = _window_sum(pad_spatial(x.astype(compute_dtype(x.dtype), copy=False), win), win)
+def average_pool(x: np.ndarray, *, count_include_pad: int, **window: Any) -> np.ndarray:
+    win = _window(x, **window)
+    total = _window_reduce(pad_spatial(x.astype(compute_dtype(x.dtype), copy=False), win), win, np.add)
     counts = []
     for axis, size in enumerate(x.shape[2:]):
         pos = win.positions(axis)
@@ -106,12 +101,10 @@ def average_pool(x: np.ndarray, *, auto_pad: str, ceil_mode: int, count_include_
 
 
 @kernel("LpPool")
-def lp_pool(x: np.ndarray, *, auto_pad: str, ceil_mode: int, p: int, kernel_shape: Sequence[int],
-            dilations: Sequence[int] | None = None, pads: Sequence[int] | None = None,
-            strides: Sequence[int] | None = None) -> np.ndarray:
-    win = _window(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+def lp_pool(x: np.ndarray, *, p: int, **window: Any) -> np.ndarray:
+    win = _window(x, **window)
     powered = np.abs(x.astype(compute_dtype(x.dtype), copy=False)) ** p
-    return (_window_sum(pad_spatial(powered, win), win) ** (1.0 / p)).astype(x.dtype)
+    return (_window_reduce(pad_spatial(powered, win), win, np.add) ** (1.0 / p)).astype(x.dtype)
 
 
 def _spatial_axes(x: np.ndarray) -> tuple[int, ...]:
@@ -140,7 +133,7 @@ def _unpool_dims(sizes: Sequence[Dim], kernel_shape: Sequence[int], strides: Seq
     begin, end = split_pads(pads, len(sizes))
     strides = strides or (1,) * len(sizes)
     return tuple((n - 1) * s + k - b - e if isinstance(n, int) else None
-                 for n, k, s, b, e in zip(sizes, kernel_shape, strides, begin, end, strict=False))
+                 for n, k, s, b, e in zip(sizes, kernel_shape, strides, begin, end, strict=True))
 
 
 @kernel("MaxUnpool")
@@ -174,7 +167,8 @@ def infer_pool(ctx: InferContext) -> list[Type]:
             raise ctx.fail(f"{ctx.node.op} needs an input of rank >= 3, got rank {len(shape)}")
         spatial = window_out_shape(ctx, shape[2:], ctx.attr("kernel_shape"), bool(ctx.attr("ceil_mode", 0)))
         dims = (*shape[:2], *spatial)
-    return [TensorType(dtype, dims), TensorType(DType.INT64, dims)][: ctx.num_outputs]
+    types: list[Type] = [TensorType(dtype, dims), TensorType(DType.INT64, dims)]
+    return types[: ctx.num_outputs]
 
 
 @shape_inference("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")

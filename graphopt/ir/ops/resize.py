@@ -73,7 +73,7 @@ class _Resampler:
         raise ValueError(f"unknown coordinate_transformation_mode {mode!r}")
 
     def nearest(self, xs: np.ndarray) -> np.ndarray:
-        rounding = {
+        rounding: dict[str, Callable[[np.ndarray], np.ndarray]] = {
             "round_prefer_floor": lambda v: np.ceil(v - 0.5), "round_prefer_ceil": lambda v: np.floor(v + 0.5),
             "floor": np.floor, "ceil": np.ceil,
         }
@@ -83,6 +83,7 @@ class _Resampler:
 
     def taps(self, xs: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """(input index, weight) arrays of shape (out, taps) for linear/cubic filtering."""
+        weight: Callable[[np.ndarray], np.ndarray]
         if self.mode == "linear":
             weight, radius = _triangle, 1
         elif self.mode == "cubic":
@@ -108,7 +109,8 @@ class _Resampler:
             index, w = self.taps(xs, scale)
             if self.exclude_outside:
                 w = np.where((index >= 0) & (index < size), w, 0.0)
-                w = w / np.where(w.sum(axis=1, keepdims=True) == 0, 1.0, w.sum(axis=1, keepdims=True))
+                total = w.sum(axis=1, keepdims=True)
+                w = w / np.where(total == 0, 1.0, total)
             matrix = np.zeros((length, size))
             np.add.at(matrix, (np.arange(length)[:, None], np.clip(index, 0, size - 1)), w)
             y = np.moveaxis(np.tensordot(matrix, x, axes=(1, axis)), 0, axis)
@@ -309,11 +311,9 @@ def infer_grid_sample(ctx: InferContext) -> list[Type]:
 # -- AffineGrid ---------------------------------------------------------------------------
 
 def _base_coordinates(size: int, align_corners: int) -> np.ndarray:
-    """Normalized [-1, 1] coordinates of a dim's pixels (its centers unless aligning corners)."""
-    if size == 1:
-        return np.zeros(1)
+    """Normalized [-1, 1] coordinates of a dim's pixels (their centers unless aligning corners)."""
     if align_corners:
-        return np.linspace(-1.0, 1.0, size)
+        return np.linspace(-1.0, 1.0, size)  # [-1] for a single pixel, as the ONNX reference has it
     return (2 * np.arange(size) + 1) / size - 1
 
 
@@ -334,5 +334,5 @@ def infer_affine_grid(ctx: InferContext) -> list[Type]:
         return [None]
     if size is None:
         length = ctx.shape(1)[0] if ctx.rank(1) == 1 else None  # type: ignore[index]
-        return [TensorType(dtype, (None,) * (length - 1) if isinstance(length, int) else None)]
+        return [TensorType(dtype, (*(None,) * (length - 1), length - 2) if isinstance(length, int) else None)]
     return [TensorType(dtype, (size[0], *size[2:], len(size) - 2))]

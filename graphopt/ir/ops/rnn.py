@@ -73,6 +73,8 @@ def _scan(xw: Array, state: State, lens: Array | None, step: Step, reverse: bool
             live = (t < lens)[:, None]
             state = tuple(np.where(live, n, s) for n, s in zip(new, state, strict=True))
             ys[t] = np.where(live, new[0], 0)
+    if lens is not None:  # as ONNX Runtime: an empty sequence ends in zero states, not the initial ones
+        state = tuple(np.where((lens > 0)[:, None], s, 0) for s in state)
     return ys, state
 
 
