@@ -57,4 +57,4 @@ def test_reference_interpreter_on_backend_cases(record_property):
     assert passed >= INTERPRETER_FLOOR
 
 
-INTERPRETER_FLOOR = 0  # raised as kernels land; the current figure is printed by the test
+INTERPRETER_FLOOR = 1794  # of 1884 on onnx 1.23.2; the rest: ops without kernels, random ops, bf16 rounding

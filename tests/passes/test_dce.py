@@ -141,7 +141,8 @@ def test_unused_loop_scan_outputs_are_dropped_but_carried_values_stay():
     before = """graph main(%x: f32[3]) {
       %n: i64[] = const 4
       %yes: bool[] = const true
-      %final: f32[3], %s1: f32[4,3], %s2: f32[4,3] = Loop(%n, %yes, %x) {body=graph body(%i: i64[], %cond: bool[], %acc: f32[3]) {
+      %final: f32[3], %s1: f32[4,3], %s2: f32[4,3] = Loop(%n, %yes, %x) {body=graph body(
+          %i: i64[], %cond: bool[], %acc: f32[3]) {
           %next: f32[3] = Add(%acc, %x)
           %sq: f32[3] = Mul(%next, %next)
           %neg: f32[3] = Neg(%next)
@@ -152,7 +153,8 @@ def test_unused_loop_scan_outputs_are_dropped_but_carried_values_stay():
     after = """graph main(%x: f32[3]) {
       %n: i64[] = const 4
       %yes: bool[] = const true
-      %final: f32[3], %s2: f32[4,3] = Loop(%n, %yes, %x) {body=graph body(%i: i64[], %cond: bool[], %acc: f32[3]) {
+      %final: f32[3], %s2: f32[4,3] = Loop(%n, %yes, %x) {body=graph body(
+          %i: i64[], %cond: bool[], %acc: f32[3]) {
           %next: f32[3] = Add(%acc, %x)
           %neg: f32[3] = Neg(%next)
           return %cond, %next, %neg

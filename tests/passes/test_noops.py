@@ -152,7 +152,8 @@ REFUSALS = {
     "reshape-other": ("reshape-same-shape", "f32[N,3]", "%s: i64[2] = const [3, -1]",
                       "f32[3,N] = Reshape(%x, %s)", "is not known to have the shape"),
     "reshape-unknown": ("reshape-same-shape", "f32[N,3]", "%s: i64[2] = const [-1, 3]",
-                        "f32[?,3] = Reshape(%x, %s)", "output f32[?,3] is not known to have the shape of input f32[N,3]"),
+                        "f32[?,3] = Reshape(%x, %s)",
+                        "output f32[?,3] is not known to have the shape of input f32[N,3]"),
     "expand-broadcasts": ("expand-same-shape", "f32[N,1]", "%s: i64[2] = const [1, 3]",
                           "f32[N,3] = Expand(%x, %s)", "is not known to have the shape"),
     "slice-part": ("slice-everything", "f32[N,3]", "%b: i64[1] = const [1]\n%e: i64[1] = const [3]\n"

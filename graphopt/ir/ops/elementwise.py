@@ -309,14 +309,37 @@ def _broadcast_same(ctx: InferContext) -> list[Type]:
 
 @shape_inference(*_COMPARE)
 def _compare(ctx: InferContext) -> list[Type]:
+    if ctx.node.op == "Equal":
+        _propagate_equal_sym(ctx)
     return [TensorType(DType.BOOL, _broadcast(ctx))]
+
+
+def _propagate_equal_sym(ctx: InferContext) -> None:
+    """Equal on shape values, as 0/1 items: exporters write ``Where(Equal(shape, -1), …)`` to patch shapes."""
+    a, b = ctx.sym(0), ctx.sym(1)
+    pairs = None if a is None or b is None else _zip_broadcast(a, b)
+    if pairs is not None:
+        ctx.set_sym(0, tuple(_equal_item(x, y) for x, y in pairs))
+
+
+def _equal_item(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return int(a == b)
+    if isinstance(a, str) and a == b:
+        return 1
+    # a symbol is a dim, never negative
+    if (isinstance(a, str) and isinstance(b, int) and b < 0) or (isinstance(b, str) and isinstance(a, int) and a < 0):
+        return 0
+    return None
 
 
 @shape_inference("Where")
 def _where(ctx: InferContext) -> list[Type]:
-    cond, x, y = ctx.const(0), ctx.sym(1), ctx.sym(2)
-    if cond is not None and cond.ndim <= 1 and x is not None and y is not None:
-        picked = _zip_broadcast(tuple(bool(c) for c in cond.reshape(-1)), x, y)
+    cond, x, y = ctx.sym(0), ctx.sym(1), ctx.sym(2)
+    if cond is None and (c := ctx.const(0)) is not None and c.ndim <= 1 and c.size <= 64:
+        cond = tuple(int(bool(v)) for v in c.reshape(-1))
+    if cond is not None and None not in cond and x is not None and y is not None:
+        picked = _zip_broadcast(cond, x, y)
         if picked is not None:
             ctx.set_sym(0, tuple(a if c else b for c, a, b in picked))
     return [_tensor(_first_dtype(ctx, 1, 2), _broadcast(ctx))]

@@ -69,14 +69,14 @@ def _cse(graph: Graph, nodes: NodeTable, consts: ConstTable, counts: Counter[str
     for node in graph:
         for sub in node.subgraphs():
             _cse(sub, nodes.new_child(), consts.new_child(), counts)
-        key = _key(node)
-        if key is None:
+        node_key = _key(node)
+        if node_key is None:
             continue
-        same = _find(node, key, nodes)
-        if same is None:
-            nodes.maps[0].setdefault(key, []).append(node)
+        earlier = _find(node, node_key, nodes)
+        if earlier is None:
+            nodes.maps[0].setdefault(node_key, []).append(node)
             continue
-        for old, new in zip(node.outputs, same.outputs, strict=True):
+        for old, new in zip(node.outputs, earlier.outputs, strict=True):
             if old is not None and new is not None:
                 new.type = merge_types(new.type, old.type)
                 graph.replace_all_uses(old, new)

@@ -219,7 +219,7 @@ class TransposeTranspose(Rule):
         perms = self._perms(m)
         assert perms is not None
         p1, p2 = perms
-        composed = [p1[i] for i in p2]
+        composed = [p2[i] for i in p1]
         if composed == list(range(len(composed))):
             return m["x"]
         return b.op("Transpose", [m["x"]], {"perm": composed})
