@@ -187,6 +187,7 @@ class Node:
                 v._uses.remove(Use(self, i))
         self._inputs = [None] * len(self._inputs)
         for sub in self.subgraphs():
+            sub._set_outputs([], [])  # a removed subgraph's outputs no longer read anything
             for n in sub:
                 n._detach_inputs()
 
@@ -425,6 +426,16 @@ class Graph:
                 raise IRError(f"cannot remove {node.label}: its output {out.name or '?'} is still "
                               f"used by {_describe_uses(out)}")
         node._detach_inputs()
+        self._unlink(node)
+
+    def move_before(self, anchor: Node | None, node: Node) -> None:
+        """Move ``node`` (from this or any graph) before ``anchor`` in this graph, keeping all its edges."""
+        if node.graph is None or node._removed:
+            raise IRError(f"node {node.label} is not in a graph; use insert_before")
+        node.graph._unlink(node)
+        self.insert_before(anchor, node)
+
+    def _unlink(self, node: Node) -> None:
         node._prev._next = node._next
         node._next._prev = node._prev
         node._removed = True

@@ -52,7 +52,8 @@ class PassManager:
 
     def _run_stage(self, stage: Stage, graph: Graph) -> bool:
         changed = False
-        for iteration in range(stage.max_iterations if stage.fixed_point else 1):
+        rounds = stage.max_iterations if stage.fixed_point else 1
+        for _ in range(rounds):
             round_changed = False
             for p in stage.passes:
                 round_changed |= self._run_pass(p, graph).modified
@@ -60,7 +61,7 @@ class PassManager:
             if not round_changed:
                 return changed
         if stage.fixed_point:
-            logger.info("stage %s: no fixed point after %d iterations; stopping", stage.name, iteration + 1)
+            logger.info("stage %s: no fixed point after %d iterations; stopping", stage.name, rounds)
         return changed
 
     def _run_pass(self, p: Pass, graph: Graph) -> PassResult:

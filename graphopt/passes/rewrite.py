@@ -347,7 +347,8 @@ def _try(rule: Rule, root: Node, graph: Graph, report: RewriteReport) -> list[No
             continue
         if new.producer in b.created and new.name is None:
             new.name = old.name
-        new.type = merge_types(new.type, old.type)
+        if new.producer is not None:  # never retype a graph input or constant
+            new.type = merge_types(new.type, old.type)
         graph.replace_all_uses(old, new)
     _remove_dead([root, *m.nodes], graph)
     stats.fired += 1
@@ -360,16 +361,16 @@ def _matches_root_only(rule: Rule, root: Node) -> bool:
 
 
 def _remove_dead(nodes: list[Node], graph: Graph) -> None:
-    for n in sorted(set(nodes), key=lambda n: -_position(n)):
-        if n.graph is graph and not any(o is not None and o.has_uses for o in n.outputs):
-            graph.remove(n)
-
-
-def _position(node: Node) -> int:
-    i, cur = 0, node
-    while cur.prev is not None:
-        cur, i = cur.prev, i + 1
-    return i
+    """Remove matched nodes that lost their last user (root first, then its producers)."""
+    pending = list(dict.fromkeys(nodes))
+    removed = True
+    while removed:
+        removed = False
+        for n in pending:
+            if n.graph is graph and not any(o is not None and o.has_uses for o in n.outputs):
+                graph.remove(n)
+                removed = True
+        pending = [n for n in pending if n.graph is graph]
 
 
 class RulePass(Pass):

@@ -93,7 +93,7 @@ graph main(%x: f32[N,3,4]) {
 graph main(%x: f32[N,3,4]) {
   %g: i64[] = const 3
   %l: i64[2] = const [3, 4]
-  %s: i64[3] = Shape(%x)
+  %s: i64[3] = Shape(%x)  # dead now: dce's to remove
   return %g, %l
 }"""),
     ("in-subgraph-from-outer-constants", """

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graphopt.ir import parse
-from graphopt.passes.pre.noops import INTERFACE_REASON, EliminateNoops
+from graphopt.passes.pre.noops import INPUT_TYPE_REASON, INTERFACE_REASON, EliminateNoops
 from tests.passes.util import check_numerics, check_rewrite, check_unchanged
 
 BIG = 9223372036854775807
@@ -225,6 +225,16 @@ def test_refuses_to_merge_graph_interface_values(text: str):
     p = EliminateNoops()
     check_unchanged(p, text)
     assert INTERFACE_REASON in p.last_report.rule("identity").refused
+
+
+def test_refuses_to_change_a_graph_input_type():
+    p = EliminateNoops()
+    check_unchanged(p, """graph main(%x: f32[?,3]) {
+      %y: f32[2,3] = Identity(%x)
+      %z: f32[2,3] = Neg(%y)
+      return %z
+    }""")
+    assert INPUT_TYPE_REASON in p.last_report.rule("identity").refused
 
 
 def test_clean_graph_is_not_modified():

@@ -175,6 +175,27 @@ graph main(%x: f32[N,1,3]) {
   %y: f32[N,1,3] = Relu(%x)
   return %y
 }""", 0),
+    ("slice-slice-distinct-axes", """
+graph main(%x: f32[N,6,8]) {
+  %s1: i64[1] = const [1]
+  %e1: i64[1] = const [5]
+  %a1: i64[1] = const [1]
+  %s2: i64[1] = const [-1]
+  %e2: i64[1] = const [-9]
+  %a2: i64[1] = const [-1]
+  %p2: i64[1] = const [-2]
+  %t: f32[N,4,8] = Slice(%x, %s1, %e1, %a1)
+  %y: f32[N,4,4] = Slice(%t, %s2, %e2, %a2, %p2)
+  return %y
+}""", """
+graph main(%x: f32[N,6,8]) {
+  %s: i64[2] = const [1, -1]
+  %e: i64[2] = const [5, -9]
+  %a: i64[2] = const [1, 2]
+  %p: i64[2] = const [1, -2]
+  %y: f32[N,4,4] = Slice(%x, %s, %e, %a, %p)
+  return %y
+}""", 0),
     ("cast-f16-f32-f64", """
 graph main(%x: f16[N]) {
   %a: f32[N] = Cast(%x) {to=1}
@@ -367,6 +388,16 @@ graph main(%x: f32[N,3]) {
   %u: f32[1,3] = Unsqueeze(%s, %a)
   return %u
 }""", "unsqueeze-squeeze", "not all statically 1"),
+    ("slice-slice-same-axis", """
+graph main(%x: f32[N,6]) {
+  %s: i64[1] = const [1]
+  %e: i64[1] = const [5]
+  %a: i64[1] = const [-1]
+  %b: i64[1] = const [1]
+  %t: f32[N,4] = Slice(%x, %s, %e, %a)
+  %y: f32[N,3] = Slice(%t, %s, %e, %b)
+  return %y
+}""", "slice-slice", "both slices cut axes [1]"),
     ("cast-through-narrower-float", """
 graph main(%x: f32[N]) {
   %a: f16[N] = Cast(%x) {to=10}
@@ -395,6 +426,22 @@ graph main(%x: f32[N,4,4]) {
   %b: f32[N,4,4] = Mul(%a, %c2)
   return %b
 }""", "mul-mul", "would make a larger one"),
+    ("mul-chain-constant-overflows", """
+graph main(%x: f32[N]) {
+  %c1: f32[] = const 1e30
+  %c2: f32[] = const 1e30
+  %a: f32[N] = Mul(%x, %c1)
+  %b: f32[N] = Mul(%a, %c2)
+  return %b
+}""", "mul-mul", "overflows or becomes subnormal"),
+    ("f16-div-chain-constant-subnormal", """
+graph main(%x: f16[N]) {
+  %c1: f16[] = const 0.001
+  %c2: f16[] = const 0.001
+  %a: f16[N] = Div(%x, %c1)
+  %b: f16[N] = Div(%a, %c2)
+  return %b
+}""", "div-div", "overflows or becomes subnormal"),
 ]
 
 

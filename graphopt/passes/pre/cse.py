@@ -26,7 +26,6 @@ from graphopt.ir.registry import ONNX_DOMAINS, lookup
 from graphopt.ir.tensor import ArrayTensor, Tensor
 from graphopt.ir.types import merge_types
 from graphopt.passes.base import Pass, PassResult, register_pass
-from graphopt.passes.pre.dce import erase
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli",
                         "Multinomial"})
@@ -80,7 +79,7 @@ def _cse(graph: Graph, nodes: NodeTable, consts: ConstTable, counts: Counter[str
             if old is not None and new is not None:
                 new.type = merge_types(new.type, old.type)
                 graph.replace_all_uses(old, new)
-        erase(node)
+        graph.remove(node)
         counts["nodes_merged"] += 1
 
 

@@ -40,25 +40,10 @@ class DeadCodeElimination(Pass):
         return PassResult(any(counts.values()), dict(counts))
 
 
-def erase(node: Node) -> None:
-    """Remove ``node`` from its graph, also dropping what its subgraphs' outputs record about outer values.
-
-    ``Graph.remove`` detaches the inputs of subgraph nodes but not the outputs of the subgraphs
-    themselves, so an outer value a dead branch returns would otherwise still count as a graph output.
-    """
-    for sub in node.subgraphs():
-        for inner in sub.walk():
-            for nested in inner.subgraphs():
-                nested.outputs = []
-        sub.outputs = []
-    assert node.graph is not None
-    node.graph.remove(node)
-
-
 def _sweep(graph: Graph, counts: Counter[str]) -> None:
     for node in graph.reversed():
         if _is_dead(node):
-            erase(node)
+            graph.remove(node)
             counts["nodes_removed"] += 1
         elif (branch := _taken_branch(node)) is not None:
             _inline_if(node, branch, counts)  # the inlined nodes now precede the cursor: the walk visits them next
@@ -100,8 +85,9 @@ def _inline_if(node: Node, branch: Graph, counts: Counter[str]) -> None:
         graph.replace_all_uses(c, new)
         branch.remove_constant(c)
         moved.add(new)
-    for inner in branch:
-        moved.update(o for o in move_node(inner, graph, node).outputs if o is not None)
+    for inner in list(branch):
+        graph.move_before(node, inner)
+        moved.update(o for o in inner.outputs if o is not None)
     results = branch.outputs
     branch.outputs = []
     for old, new in zip(node.outputs, results, strict=True):
@@ -112,26 +98,8 @@ def _inline_if(node: Node, branch: Graph, counts: Counter[str]) -> None:
         elif new in moved:
             new.type = merge_types(new.type, old.type)
         graph.replace_all_uses(old, new)
-    erase(node)
+    graph.remove(node)
     counts["ifs_inlined"] += 1
-
-
-def move_node(node: Node, dest: Graph, anchor: Node) -> Node:
-    """Recreate ``node`` in ``dest`` before ``anchor`` (same op, attributes, subgraphs, name and provenance),
-    redirect every reader of its outputs to the copy's, and remove the original."""
-    src = node.graph
-    assert src is not None
-    attrs = dict(node.attrs)
-    _detach_subgraphs(node)
-    outs = [None if o is None else Value(o.type, o.name) for o in node.outputs]
-    with dest.inserting_before(anchor):
-        new = dest.add(node.op, node.inputs, attrs, domain=node.domain, outputs=outs, name=node.name,
-                       provenance=node.provenance)
-    for old, nv in zip(node.outputs, outs, strict=True):
-        if old is not None and nv is not None:
-            dest.replace_all_uses(old, nv)
-    src.remove(node)
-    return new
 
 
 def _detach_subgraphs(node: Node) -> None:
@@ -165,10 +133,10 @@ def _drop_unused_outputs(node: Node, counts: Counter[str]) -> bool:
         return False
     first, body_offset, bodies = layout
     outs = node.outputs
-    dead = [i for i in range(first, len(outs)) if outs[i] is None or not outs[i].has_uses]  # type: ignore[union-attr]
+    dead = {i for i in range(first, len(outs)) if outs[i] is None or not outs[i].has_uses}  # type: ignore[union-attr]
     if not dead:
         return False
-    keep = [i for i in range(len(outs)) if i not in set(dead)]
+    keep = [i for i in range(len(outs)) if i not in dead]
     attrs = dict(node.attrs)
     if node.op == "Scan":
         for key in ("scan_output_axes", "scan_output_directions"):

@@ -28,7 +28,6 @@ from graphopt.ir.interpreter import _Env, _run_node
 from graphopt.ir.registry import ONNX_DOMAINS
 from graphopt.ir.types import TensorType, Type
 from graphopt.passes.base import Pass, PassResult, register_pass
-from graphopt.passes.pre.dce import erase
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ class _Folder:
         for out, array in zip(node.outputs, arrays):
             if out is not None and array is not None:
                 graph.replace_all_uses(out, graph.add_constant(array, out.name))
-        erase(node)
+        graph.remove(node)
         self.counts["folded"] += 1
         for v in read:
             owner = next((s for s in scopes if s.is_constant(v)), None)

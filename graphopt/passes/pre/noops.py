@@ -19,7 +19,7 @@ from graphopt.ir.core import Value
 from graphopt.ir.dtypes import DType
 from graphopt.ir.printer import format_type
 from graphopt.ir.tensor import ArrayTensor
-from graphopt.ir.types import TensorType
+from graphopt.ir.types import TensorType, merge_types
 from graphopt.passes.base import register_pass
 from graphopt.passes.rewrite import Builder, Match, Op, Rule, RulePass, RuleSet, const, op, optional, var
 
@@ -27,10 +27,11 @@ Keep = Callable[[Match], Value | str]
 """Given a match, the input value that the node's output equals, or the reason it cannot be proven."""
 
 INTERFACE_REASON = "would merge two graph interface values"
+INPUT_TYPE_REASON = "the output's type is more precise than the graph input's, which must keep its type"
 
 
 class NoopRule(Rule):
-    """Replaces the root's (first) output by the input ``keep`` picks, unless that merges interface values."""
+    """Replaces the root's (first) output by the input ``keep`` picks, unless that would change the interface."""
 
     def __init__(self, name: str, pattern: Op, keep: Keep | None = None) -> None:
         self.name = name
@@ -42,8 +43,12 @@ class NoopRule(Rule):
         if isinstance(kept, str):
             return kept
         out = m.root.outputs[0]
-        if out is not None and out.is_graph_output and (_is_input(kept) or kept.is_graph_output):
+        if out is None:
+            return None
+        if out.is_graph_output and (_is_input(kept) or kept.is_graph_output):
             return INTERFACE_REASON
+        if _is_input(kept) and merge_types(kept.type, out.type) != kept.type:
+            return INPUT_TYPE_REASON  # the rewriter would refine the input's declared type with the output's
         return None
 
     def rewrite(self, m: Match, b: Builder) -> Value | Sequence[Value | None] | None:

@@ -3,15 +3,18 @@
 What each rule does to float results (integers are always exact: their arithmetic wraps, which the
 merged forms respect):
 
-- bit-exact: ``x*1``, ``x/1``, ``x-(+0)``, ``x+(-0)``, ``(-0)-x → -x``, ``Pow(x, 1)``, ``Pow(x, 2) → x*x``,
-  ``--x``, ``!!x``, ``Relu(Relu(x))``, ``Abs(Abs(x))``, ``x&x``, ``x|x``, Transpose/Reshape/Squeeze/Unsqueeze
-  pairs, Cast chains whose middle type holds every value of the source type, and ``x/c → x*(1/c)`` when
-  every ``c`` is a power of two (both sides round the same real number once).
+- bit-exact: ``x*1``, ``x/1``, ``x-(+0)``, ``x+(-0)``, ``(-0)-x → -x``, ``Pow(x, 1)``, ``Pow(x, 2) → x*x``
+  (both the correctly rounded square), ``--x``, ``!!x``, ``Relu(Relu(x))``, ``Abs(Abs(x))``, ``x&x``,
+  ``x|x``, Transpose/Reshape/Squeeze/Unsqueeze pairs, Cast chains whose middle type holds every value of
+  the source type, and ``x/c → x*(1/c)`` when every ``c`` is a power of two (both sides round the same
+  real number once).
 - exact except for the sign of zero: ``x+(+0) → x`` and ``(+0)-x → -x`` (``-0+0`` is ``+0``).
 - reassociation: ``(x*c1)*c2 → x*(c1*c2)``, ``(x/c1)/c2 → x/(c1*c2)`` and ``(x+c1)+c2 → x+(c1+c2)`` round
-  differently: products stay within about one ulp, sums within about one ulp of the largest of ``x+c1``,
-  ``c1+c2`` and the result; the merged form never overflows where the original did not. The merged
-  constant is computed in float64 and rounded once.
+  differently. The merged constant is computed in float64 and rounded once, so each side is two roundings
+  away from the exact result: products and quotients end at most 2 ulp apart (measured on 4e8 float32
+  samples: 65 % identical, 34 % 1 ulp, 0.3 % 2 ulp), sums within about one ulp of the largest of
+  ``x+c1``, ``c1+c2`` and the result. A merge is refused when the merged constant would overflow or
+  become subnormal (lose precision) where the exact value is a normal number.
 
 ``Simplify(exact=True)`` keeps only what is bit-exact, zero signs included. ``x*0`` is never folded for
 floats: it is NaN when ``x`` is NaN or ±inf. ``Cast(x, to=dtype of x)`` is left to eliminate-noops.
@@ -29,7 +32,18 @@ from graphopt.ir.core import Graph, Value
 from graphopt.ir.dtypes import DType
 from graphopt.ir.types import Shape
 from graphopt.passes.base import PassResult, register_pass
-from graphopt.passes.rewrite import Builder, Match, Rule, RulePass, RuleSet, apply_rules, const, op, var
+from graphopt.passes.rewrite import (
+    Builder,
+    Match,
+    Rule,
+    RulePass,
+    RuleSet,
+    apply_rules,
+    const,
+    op,
+    optional,
+    var,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +93,21 @@ def _float64(a: np.ndarray) -> np.ndarray:
 
 def _merge(c1: np.ndarray, c2: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
     """``fn(c1, c2)`` in the constants' dtype; floats are computed in float64 and rounded once."""
-    if DType.from_numpy(c1.dtype).is_float and c1.dtype != np.float64:
-        return np.asarray(fn(_float64(c1), _float64(c2))).astype(c1.dtype)
     with np.errstate(over="ignore"):
+        if DType.from_numpy(c1.dtype).is_float and c1.dtype != np.float64:
+            return np.asarray(fn(_float64(c1), _float64(c2))).astype(c1.dtype)
         return np.asarray(fn(c1, c2)).astype(c1.dtype)
+
+
+def _merged_is_normal(c1: np.ndarray, c2: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool:
+    """Whether ``fn(c1, c2)`` rounded to the constants' dtype is finite and normal (or an exact zero)
+    wherever ``c1`` and ``c2`` are finite."""
+    wide = np.longdouble  # float64 constants: the exact value may lie beyond float64's range
+    a, b = c1.astype(wide), c2.astype(wide)
+    exact = fn(a, b)
+    rounded = np.abs(_merge(c1, c2, fn).astype(wide))
+    ok = np.isfinite(rounded) & ((rounded >= ml_dtypes.finfo(c1.dtype).tiny) | (exact == 0))
+    return bool(np.all(ok | ~(np.isfinite(a) & np.isfinite(b))))
 
 
 def _is_power_of_two(c: np.ndarray) -> bool:
@@ -219,7 +244,7 @@ class TransposeTranspose(Rule):
         perms = self._perms(m)
         assert perms is not None
         p1, p2 = perms
-        composed = [p2[i] for i in p1]
+        composed = [p1[i] for i in p2]
         if composed == list(range(len(composed))):
             return m["x"]
         return b.op("Transpose", [m["x"]], {"perm": composed})
@@ -301,6 +326,46 @@ class UnsqueezeSqueeze(Rule):
         return m["x"]
 
 
+class SliceSlice(Rule):
+    """``Slice(Slice(x, ...), ...)`` with constant parameters on distinct axes → one ``Slice`` (slices of
+    different axes commute, so this is exact)."""
+
+    name = "slice-slice"
+    pattern = op("Slice", op("Slice", var("x"), var("s1"), var("e1"), optional("a1"), optional("p1"), name="inner",
+                             shared=True), var("s2"), var("e2"), optional("a2"), optional("p2"))
+
+    def _params(self, m: Match) -> list[np.ndarray] | str:
+        """The merged (starts, ends, axes, steps), or a refusal reason."""
+        rank = None if m["x"].shape is None else len(m["x"].shape)
+        merged: list[list[np.ndarray]] = [[], [], [], []]
+        seen: set[int] = set()
+        for k in ("1", "2"):
+            values = [m[f"s{k}"], m[f"e{k}"], m.get(f"a{k}"), m.get(f"p{k}")]
+            if any(v is not None and v.const is None for v in values):
+                return "a slice parameter is not constant"
+            starts, ends = (v.numpy().reshape(-1) for v in values[:2])
+            axes = np.arange(starts.size) if values[2] is None else values[2].numpy().reshape(-1)
+            if rank is None and np.any(axes < 0):
+                return "negative axes with x's rank unknown"
+            axes = axes if rank is None else np.where(axes < 0, axes + rank, axes)
+            steps = np.ones(starts.size) if values[3] is None else values[3].numpy().reshape(-1)
+            if seen & set(axes.tolist()):
+                return f"both slices cut axes {sorted(seen & set(axes.tolist()))}"
+            seen.update(axes.tolist())
+            for i, a in enumerate((starts, ends, axes, steps)):
+                merged[i].append(a)
+        return [np.concatenate(parts).astype(np.int64) for parts in merged]
+
+    def check(self, m: Match) -> str | None:
+        params = self._params(m)
+        return params if isinstance(params, str) else None
+
+    def rewrite(self, m: Match, b: Builder) -> Value:
+        params = self._params(m)
+        assert not isinstance(params, str)
+        return b.op("Slice", [m["x"], *(b.const(p) for p in params)])
+
+
 # -- casts -----------------------------------------------------------------------------------------------
 
 def _int_range(d: DType) -> tuple[int, int]:
@@ -375,6 +440,8 @@ class MergeConstants(Rule):
             return "reassociating a float chain is not bit-exact (exact mode)"
         if int(np.prod(np.broadcast_shapes(c1.shape, c2.shape))) > c1.size + c2.size:
             return f"merging constants {list(c1.shape)} and {list(c2.shape)} would make a larger one"
+        if DType.from_numpy(c1.dtype).is_float and not _merged_is_normal(c1, c2, self.merge):
+            return "the merged constant overflows or becomes subnormal"
         return self.extra_check(c1, c2)
 
     def extra_check(self, c1: np.ndarray, c2: np.ndarray) -> str | None:
@@ -387,15 +454,14 @@ class MergeConstants(Rule):
 
 class MergeDivisors(MergeConstants):
     """``(x/c1)/c2 → x/(c1*c2)``: for integers only with positive divisors whose product does not overflow
-    (then truncating and flooring division both nest); for floats only with a finite, nonzero product."""
+    (then truncating and flooring division both nest)."""
 
     def __init__(self, reassociate_floats: bool) -> None:
         super().__init__("div-div", "Div", np.multiply, commutative=False, reassociate_floats=reassociate_floats)
 
     def extra_check(self, c1: np.ndarray, c2: np.ndarray) -> str | None:
         if DType.from_numpy(c1.dtype).is_float:
-            product = _float64(c1) * _float64(c2)
-            return None if np.all(np.isfinite(product) & (product != 0)) else "the merged divisor is not finite"
+            return None
         if np.any(c1 <= 0) or np.any(c2 <= 0):
             return "integer divisors are not all positive"
         product = c1.astype(object) * c2.astype(object)
@@ -466,6 +532,7 @@ def simplify_rules(exact: bool = False) -> RuleSet:
         ReshapeReshape(),
         SqueezeUnsqueeze(),
         UnsqueezeSqueeze(),
+        SliceSlice(),
         CastCast(),
         MergeConstants("mul-mul", "Mul", np.multiply, commutative=True, reassociate_floats=reassociate),
         MergeConstants("add-add", "Add", np.add, commutative=True, reassociate_floats=reassociate),
