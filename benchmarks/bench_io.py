@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -153,7 +154,7 @@ def measure(paths: dict[str, Path], runs: int) -> dict[str, dict]:
                 if run:
                     samples[tool].append(result)
         proto = onnx.load(path)
-        entry = {"nodes": len(proto.graph.node), "initializers": len(proto.graph.initializer),
+        entry: dict[str, Any] = {"nodes": len(proto.graph.node), "initializers": len(proto.graph.initializer),
                  "file_bytes": path.stat().st_size, "tools": {}}
         for tool, rows in samples.items():
             entry["tools"][tool] = {"seconds": summary([r["seconds"] for r in rows]),

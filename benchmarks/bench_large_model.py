@@ -9,7 +9,8 @@ external data file. Each tool loads it and saves it to a new path with external 
 - onnx: ``onnx.load(src)`` (reads external data into the proto) →
   ``onnx.save_model(..., save_as_external_data=True, all_tensors_to_one_file=True)``
 
-Each measurement is a fresh subprocess; peak RSS is measured from just before the load. The output is
+After one unrecorded warm-up round, each measurement is a fresh subprocess; peak RSS is measured from
+just before the load, and the time includes an fsync of the written files. The output is
 deleted after every measurement, so the benchmark needs about 2.3 GB of disk. Writes
 benchmarks/out/large_model.md and large_model.json.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -55,6 +57,9 @@ def worker(tool: str, source: str, target: str) -> None:
         model = onnx.load(source)
         onnx.save_model(model, target, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=Path(target).name + ".data", size_threshold=1024)
+    for path in (target, target + ".data"):  # time the writes themselves, not the page cache filling
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
     seconds = time.perf_counter() - start
     peak = peak_rss()
     data = Path(target + ".data")
@@ -76,14 +81,16 @@ def main() -> None:
         weight_bytes = 3 * zoo.LARGE_DIMS[0] * zoo.LARGE_DIMS[1] * 4
         out = Path(tmp) / "out"
         out.mkdir()
-        for run in range(args.runs):
-            for tool in TOOLS if run % 2 == 0 else TOOLS[::-1]:
+        for run in range(args.runs + 1):  # run 0 warms the disk and page cache; it is not recorded
+            for tool in TOOLS if run % 2 else TOOLS[::-1]:
                 target = out / f"{tool}.onnx"
-                samples[tool].append(run_worker(script, tool, str(source), str(target)))
+                result = run_worker(script, tool, str(source), str(target))
                 for f in out.iterdir():
                     f.unlink()
-                print(f"run {run + 1} {tool}: {samples[tool][-1]['seconds']:.1f} s, peak RSS "
-                      f"{mib(samples[tool][-1]['peak_rss'])} MiB", flush=True)
+                print(f"run {run} {tool}: {result['seconds']:.1f} s, peak RSS {mib(result['peak_rss'])} MiB",
+                      flush=True)
+                if run:
+                    samples[tool].append(result)
     results = {tool: {"seconds": summary([r["seconds"] for r in rows]),
                       "peak_rss": summary([r["peak_rss"] for r in rows]),
                       "peak_rss_delta": summary([r["peak_rss_delta"] for r in rows]),
@@ -99,9 +106,9 @@ def report(results: dict[str, dict], weight_bytes: int, runs: int) -> str:
 
     scale = 1 / 2**20
     lines = ["# Load + save of a 2.25 GB model (three 750 MB weights, external data)", "",
-             f"Weights: {mib(weight_bytes)} MiB. Median of {runs} runs (min–max), one fresh subprocess each, "
-             "tools alternating. Peak RSS is the whole process's (imports included); the increase is "
-             "measured from just before the load.", "",
+             f"Weights: {mib(weight_bytes)} MiB. Median of {runs} runs (min–max) after a warm-up round, one "
+             "fresh subprocess each, tools alternating; times include fsync of the output. Peak RSS is the "
+             "whole process's (imports included); the increase is measured from just before the load.", "",
              "| tool | time (s) | peak RSS (MiB) | increase during load+save (MiB) | data written (MiB) |",
              "|---|---:|---:|---:|---:|"]
     for tool, r in results.items():

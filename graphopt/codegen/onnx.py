@@ -93,18 +93,19 @@ def _inline(tensor: Tensor, proto: onnx.TensorProto) -> None:
     proto.CopyFrom(protos.tensor_to_proto(tensor, proto.name))
 
 
-def _chunks(tensor: Tensor) -> Iterable[bytes]:
-    """A tensor's stored bytes in pieces, read with plain file I/O for external data (no mapping)."""
+def _chunks(tensor: Tensor) -> Iterable[memoryview | bytes]:
+    """A tensor's stored bytes in pieces, read with plain file I/O into one reused buffer (no mapping)."""
     if isinstance(tensor, ExternalTensor):
+        buffer = memoryview(bytearray(min(_CHUNK, tensor.length)))
         with open(tensor.path, "rb") as f:
             f.seek(tensor.offset)
             left = tensor.length
             while left > 0:
-                piece = f.read(min(_CHUNK, left))
-                if not piece:
+                got = f.readinto(buffer[: min(len(buffer), left)])
+                if not got:
                     raise ExportError(f"external data file {str(tensor.path)!r} ends early")
-                left -= len(piece)
-                yield piece
+                left -= got
+                yield buffer[:got]
         return
     data = protos.tensor_bytes(tensor.dtype, tensor.numpy())
     for start in range(0, len(data), _CHUNK):
@@ -128,8 +129,8 @@ class _Emitter:
         self.target = target
         self.sink = sink
         self.names: dict[Value, str] = {}
-        self.taken: set[str] = set()
-        self.node_names: set[str] = set()
+        self.taken = _NamePool()
+        self.node_names = _NamePool()
         self.domains: dict[str, int] = {}
         self.output_names: dict[Graph, list[str]] = {}
 
@@ -153,11 +154,7 @@ class _Emitter:
 
     # -- names -------------------------------------------------------------------------
     def claim(self, wanted: str) -> str:
-        name, k = wanted, 1
-        while name in self.taken:
-            name, k = f"{wanted}__{k}", k + 1
-        self.taken.add(name)
-        return name
+        return self.taken.claim(wanted)
 
     def name(self, v: Value) -> str:
         if v not in self.names:
@@ -219,11 +216,7 @@ class _Emitter:
 
     # -- nodes and tensors -------------------------------------------------------------
     def node_name(self, wanted: str) -> str:
-        name, k = wanted, 1
-        while name in self.node_names:
-            name, k = f"{wanted}__{k}", k + 1
-        self.node_names.add(name)
-        return name
+        return self.node_names.claim(wanted)
 
     def node(self, n: Node) -> onnx.NodeProto:
         if n.domain:
@@ -252,6 +245,25 @@ class _Emitter:
         self.sink(tensor, proto)
         proto.name = name
         return proto
+
+
+class _NamePool:
+    """Unique names: a taken name gets the next free ``__k`` suffix, remembered per base (no rescans)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.next_suffix: dict[str, int] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.used
+
+    def claim(self, wanted: str) -> str:
+        name, k = wanted, self.next_suffix.get(wanted, 1)
+        while name in self.used:
+            name, k = f"{wanted}__{k}", k + 1
+        self.next_suffix[wanted] = k
+        self.used.add(name)
+        return name
 
 
 def _is_known(t: Type) -> bool:

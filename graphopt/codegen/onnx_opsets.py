@@ -21,7 +21,7 @@ _LOWERINGS: dict[str, list[tuple[int, _Lowering]]] = {}
 
 def lower_to_opset(graph: Graph, opset: int) -> Graph:
     """``graph`` itself when ``opset`` can express it as it is, else a lowered copy."""
-    if opset >= CANONICAL_OPSET:
+    if opset >= CANONICAL_OPSET or not _needs_lowering(graph, opset):
         return graph
     g = graph.copy()
     for node in list(g.walk()):
@@ -38,6 +38,12 @@ def lower_to_opset(graph: Graph, opset: int) -> Graph:
             if opset < since:
                 fn(node, node.graph)  # type: ignore[arg-type]
     return g
+
+
+def _needs_lowering(graph: Graph, opset: int) -> bool:
+    return any(not n.domain and (opset < _CANONICAL_SINCE.get(n.op, 0) or _first_version(n.op) > opset
+                                 or any(opset < since for since, _ in _LOWERINGS.get(n.op, ())))
+               for n in graph.walk())
 
 
 def min_opset(graph: Graph) -> int:

@@ -100,6 +100,11 @@ def _last_uses(graph: Graph) -> dict[int, list[Value]]:
     return by_step
 
 
+def run_node(node: Node, inputs: list[Any]) -> list[Any]:
+    """Run one node on input arrays (``None`` for omitted inputs); its subgraphs may read only constants."""
+    return _run_node(node, list(inputs), _Env())
+
+
 def _run_node(node: Node, ins: list[Any], env: _Env) -> list[Any]:
     schema = node.schema
     if schema is None or schema.kernel is None:

@@ -239,7 +239,7 @@ class _Parser:
         graph = Graph(name=self.word("a graph name"))
         self.scopes.append({})
         self.expect("(", "'(' to open the graph's inputs")
-        graph.inputs = self.comma_list(")", self.graph_input, "a graph input")
+        graph.inputs = self.comma_list(")", lambda: self.graph_input(graph), "a graph input")
         self.expect("{", "'{' to open the graph's body")
         while self.toks[self.i] != "return":
             self.statement(graph)
@@ -257,15 +257,16 @@ class _Parser:
                 graph.set_output(i, v, name)
         return graph
 
-    def graph_input(self) -> Value:
+    def graph_input(self, graph: Graph) -> Value:
         index = self.i
         name = self.value_name("a graph input like %x: f32[N]")
         t = self.type() if self.accept(":") else None
         value = Value(t, name)
-        if self.accept("="):
+        if self.accept("="):  # an overridable default
             self.accept("const")
-            value.const = self.tensor(t, name, index)
-            value.type = TensorType(value.const.dtype, value.const.shape) if t is None else t
+            default = self.tensor(t, name, index)
+            graph.input_defaults[value] = default
+            value.type = TensorType(default.dtype, default.shape) if t is None else t
         self.define(index, value)
         return value
 

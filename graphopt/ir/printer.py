@@ -263,7 +263,7 @@ class _Printer:
 
     def graph_lines(self, graph: Graph, indent: str) -> list[str]:
         """The header (unindented: it continues a line), body lines at ``indent + '  '``, the closing brace."""
-        params = ", ".join(self.graph_input(v) for v in graph.inputs)
+        params = ", ".join(self.graph_input(v, graph) for v in graph.inputs)
         lines = [f"graph {quote_word(graph.name, BARE_DOTTED_WORD)}({params}) {{"]
         inner = indent + "  "
         lines.extend(f"{inner}{self.typed(c)} = const {self.data(c.const)}" for c in graph.constants
@@ -275,9 +275,10 @@ class _Printer:
         lines.append(indent + "}")
         return lines
 
-    def graph_input(self, v: Value) -> str:
+    def graph_input(self, v: Value, graph: Graph) -> str:
         text = self.typed(v)
-        return text if v.const is None else f"{text} = {self.data(v.const)}"
+        default = graph.input_defaults.get(v)
+        return text if default is None else f"{text} = {self.data(default)}"
 
     def output_alias(self, v: Value, name: str | None) -> str:
         return "" if name is None or name == v.name else " as " + quote_string(name)

@@ -61,11 +61,11 @@ def random_inputs(graph: Graph, seed: int = 0, symbolic_dim: int = 2) -> dict[st
         shape = tuple(d if isinstance(d, int) else symbolic_dim for d in v.type.shape)
         dtype = v.type.dtype.numpy
         if dtype.kind == "f":
-            feeds[v.name] = rng.standard_normal(shape).astype(dtype)
+            feeds[v.name] = np.asarray(rng.standard_normal(shape), dtype=dtype)
         elif dtype.kind == "b":
-            feeds[v.name] = rng.random(shape) < 0.5
+            feeds[v.name] = np.asarray(rng.random(shape) < 0.5)
         elif dtype.kind in "iu":
-            feeds[v.name] = rng.integers(0, 4, shape).astype(dtype)
+            feeds[v.name] = np.asarray(rng.integers(0, 4, shape), dtype=dtype)
         else:
             raise GraphoptError(f"input {v.name!r} of type {v.type}: no random data for it; pass inputs=")
     return feeds

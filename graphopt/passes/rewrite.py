@@ -23,7 +23,7 @@ import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -376,11 +376,11 @@ def _remove_dead(nodes: list[Node], graph: Graph) -> None:
 class RulePass(Pass):
     """A pass that applies a rule set; ``debug=True`` logs the per-rule report (also kept in ``last_report``)."""
 
-    rules: RuleSet = RuleSet()
+    rules: ClassVar[RuleSet] = RuleSet()
     debug: bool = False
 
     def run(self, graph: Graph) -> PassResult:
-        report = apply_rules(graph, type(self).rules)
+        report = apply_rules(graph, self.rules)
         self.last_report = report
         if self.debug:
             logger.info("%s rewrite report:\n%s", self.name, report)

@@ -97,8 +97,9 @@ def _typed(node_output: Value | None, dtype: DType = F32, shape: tuple | None = 
 def conv_net() -> Graph:
     g = Graph(name="main")
     x = _value(F32, ("N", 3, 8, 8), "x")
-    bias = Value(TensorType(F32, (4,)), "bias", const=ArrayTensor(np.array([0, 0.5, 1, -2], np.float32)))
+    bias = Value(TensorType(F32, (4,)), "bias")
     g.inputs += [x, bias]
+    g.input_defaults[bias] = ArrayTensor(np.array([0, 0.5, 1, -2], np.float32))
     w = g.add_constant(np.linspace(-1, 1, 108, dtype=np.float32).reshape(4, 3, 3, 3), "w")
     conv = g.add("Conv", [x, w, bias], {"pads": [1, 1, 1, 1], "strides": [1, 1], "group": 1})
     _typed(conv.output, F32, ("N", 4, 8, 8)).name = "y"
@@ -416,7 +417,7 @@ def test_hand_written_text() -> None:
     g = parse(HAND_WRITTEN)
     x, scale = g.inputs
     assert (x.name, x.type) == ("x", TensorType(F32, ("N", 3)))
-    assert _data(scale) == np.float32(2.0) and scale.type == TensorType(F32, ())
+    assert g.input_defaults[scale].numpy() == np.float32(2.0) and scale.type == TensorType(F32, ())
     w, shape, flag = g.constants
     assert w.type == TensorType(F32, (1, 3)) and _data(w).dtype == np.float32
     assert shape.type == TensorType(I64, (2,)) and _data(shape).tolist() == [1, -1]
@@ -432,8 +433,9 @@ def test_hand_written_text() -> None:
     assert g.output_names == ["r", "i", "pooled"]
 
     built = Graph()
-    bx, bs = _value(F32, ("N", 3)), Value(TensorType(F32, ()), const=ArrayTensor(np.array(2.0, np.float32)))
+    bx, bs = _value(F32, ("N", 3)), Value(TensorType(F32, ()))
     built.inputs += [bx, bs]
+    built.input_defaults[bs] = ArrayTensor(np.array(2.0, np.float32))
     bw = built.add_constant(np.array([[1.0, 2.0, 3.0]], np.float32))
     bshape = built.add_constant(np.array([1, -1], np.int64))
     bflag = built.add_constant(np.array(True))

@@ -263,6 +263,19 @@ graph main(%x: i64[N]) {
   %b: i64[N] = Add(%x, %c)
   return %b
 }""", 0),
+    ("add-add-float", """
+graph main(%x: f32[N,2]) {
+  %c1: f32[2] = const [0.25, -1.5]
+  %c2: f32[] = const 0.1
+  %a: f32[N,2] = Add(%x, %c1)
+  %b: f32[N,2] = Add(%c2, %a)
+  return %b
+}""", """
+graph main(%x: f32[N,2]) {
+  %c: f32[2] = const [0.35, -1.4]
+  %b: f32[N,2] = Add(%x, %c)
+  return %b
+}""", 1e-6),
     ("div-div", """
 graph main(%x: f32[N]) {
   %c1: f32[] = const 3.0
@@ -346,6 +359,18 @@ graph main(%x: f32[N]) {
   %y: f32[N] = Mul(%x, %zero)
   return %y
 }""", "mul-by-zero", "x*0 is NaN when x is NaN or ±inf"),
+    ("int-mul-by-zero-symbolic-shape", """
+graph main(%x: i32[N]) {
+  %zero: i32[] = const 0
+  %y: i32[N] = Mul(%x, %zero)
+  return %y
+}""", "mul-by-zero", "the result's shape is not static"),
+    ("pow-two-int", """
+graph main(%x: i32[N]) {
+  %two: i32[] = const 2
+  %y: i32[N] = Pow(%x, %two)
+  return %y
+}""", "pow-two", "x is not a float"),
     ("sub-from-zero-unsigned", """
 graph main(%x: u8[N]) {
   %zero: u8[] = const 0

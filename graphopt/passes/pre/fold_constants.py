@@ -24,7 +24,7 @@ import numpy as np
 from graphopt.ir.core import Graph, Node, Value, free_values
 from graphopt.ir.dtypes import DType
 from graphopt.ir.inference import infer_node
-from graphopt.ir.interpreter import _Env, _run_node
+from graphopt.ir.interpreter import run_node
 from graphopt.ir.registry import ONNX_DOMAINS
 from graphopt.ir.types import TensorType, Type
 from graphopt.passes.base import Pass, PassResult, register_pass
@@ -79,7 +79,7 @@ class _Folder:
             self.counts["too_large"] += 1
             return None
         try:
-            results = _run_node(node, [None if v is None else v.numpy() for v in node.inputs], _Env())
+            results = run_node(node, [None if v is None else v.numpy() for v in node.inputs])
             arrays = [None if o is None else _checked(r, o) for o, r in zip(node.outputs, results)]
         except Exception as e:  # a kernel that cannot run here just leaves the node alone
             self.counts["failed"] += 1
@@ -196,8 +196,7 @@ def _static_shape_query(node: Node) -> list[np.ndarray | None] | None:
             return None
         positions = np.arange(len(dims), dtype=np.int64)
         try:
-            picked = _run_node(node, [positions, *(None if v is None else v.numpy() for v in node.inputs[1:])],
-                               _Env())[0]
+            picked = run_node(node, [positions, *(None if v is None else v.numpy() for v in node.inputs[1:])])[0]
         except Exception as e:
             logger.debug("fold-constants: %s of a shape not folded: %s", node.label, e)
             return None
