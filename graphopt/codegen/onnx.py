@@ -16,6 +16,7 @@ from graphopt.errors import ExportError, UnsupportedOpError
 from graphopt.ir import protos
 from graphopt.ir.core import Graph, Node, Value
 from graphopt.ir.dtypes import DType
+from graphopt.ir.gcpause import without_gc
 from graphopt.ir.registry import CANONICAL_OPSET, GRAPHOPT_DOMAIN
 from graphopt.ir.tensor import ExternalTensor, Tensor
 from graphopt.ir.types import OptionalType, SequenceType, TensorType, Type
@@ -48,6 +49,7 @@ def default_opset() -> int:
     return CANONICAL_OPSET
 
 
+@without_gc
 def to_onnx(graph: Graph, opset: int | None = None, *, target: str | None = None) -> onnx.ModelProto:
     """Emit ``graph`` as an in-memory ModelProto (weights inline; for models over 2 GB use :func:`save`)."""
     total = _weight_bytes(graph)
@@ -58,6 +60,7 @@ def to_onnx(graph: Graph, opset: int | None = None, *, target: str | None = None
     return _Emitter(graph, opset, target, _inline).model()
 
 
+@without_gc
 def save_onnx(graph: Graph, path: str | Path, *, opset: int | None = None, target: str | None = None,
               external_data: bool | None = None, size_threshold: int = 1024) -> None:
     """Write ``graph`` to ``path``. Weights go to ``<path>.data`` when ``external_data`` is true, or,

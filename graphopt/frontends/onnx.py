@@ -7,6 +7,7 @@ initializers become graph constants; external data stays on disk, mapped lazily.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from graphopt.errors import GraphoptError, IRError, ModelLoadError
 from graphopt.frontends.onnx_opsets import normalize_node
 from graphopt.ir import protos
 from graphopt.ir.core import Graph, Node, Value
+from graphopt.ir.gcpause import without_gc
 from graphopt.ir.inference import infer_shapes
 from graphopt.ir.tensor import ArrayTensor, Tensor
 
@@ -28,6 +30,7 @@ _CONSTANT_VALUE_ATTRS = ("value", "value_float", "value_floats", "value_int", "v
                          "value_string", "value_strings", "sparse_value")
 
 
+@without_gc
 def from_onnx(model: onnx.ModelProto | str | Path | bytes) -> Graph:
     """Lift an ONNX model (proto, serialized bytes or file path) into canonical IR."""
     source = "<ModelProto>"
@@ -116,9 +119,7 @@ class _Importer:
             if node is not None:
                 pending.append((node, list(np_.input)))
         for node, names in pending:
-            for name in names:
-                node.append_input(local.lookup(name, node) if name else None)
-            node.trim_inputs()
+            node.set_inputs([local.lookup(name, node) if name else None for name in names])
         try:
             g.topological_sort()
         except IRError as e:
@@ -219,13 +220,19 @@ class _Scope:
                              f"{self.graph_name!r} (or an enclosing graph) defines")
 
 
+@functools.cache
+def _schema_at(op: str, version: int, domain: str) -> onnx.defs.OpSchema | None:
+    try:
+        return onnx.defs.get_schema(op, version, domain)
+    except onnx.defs.SchemaError:
+        return None  # an op ONNX does not define: representable, checked by whoever defines it
+
+
 def _check_against_schema(np_: onnx.NodeProto, version: int, where: str) -> None:
     """Arity and attributes against the op's schema at the model's own opset version."""
-    domain = "" if np_.domain == "ai.onnx" else np_.domain
-    try:
-        schema = onnx.defs.get_schema(np_.op_type, version, domain)
-    except onnx.defs.SchemaError:
-        return  # an op ONNX does not define: representable, checked by whoever defines it
+    schema = _schema_at(np_.op_type, version, "" if np_.domain == "ai.onnx" else np_.domain)
+    if schema is None:
+        return
     n_in, n_out = len(np_.input), len(np_.output)
     if not schema.min_input <= n_in <= schema.max_input:
         raise ModelLoadError(f"{where}: {np_.op_type}-{schema.since_version} takes {schema.min_input}.."

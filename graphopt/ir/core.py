@@ -18,6 +18,7 @@ import numpy as np
 from graphopt.errors import IRError
 from graphopt.ir import registry
 from graphopt.ir.attributes import Attr, AttrKind
+from graphopt.ir.gcpause import gc_paused
 from graphopt.ir.tensor import ArrayTensor, Tensor
 from graphopt.ir.types import TensorType, Type
 
@@ -29,6 +30,10 @@ class Use(NamedTuple):
 
     node: Node
     index: int  # type: ignore[assignment]
+
+
+def _use(node: Node, index: int) -> Use:
+    return tuple.__new__(Use, (node, index))  # skips NamedTuple's Python-level __new__: hot in import
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +142,7 @@ class Node:
         for v in inputs:
             self._inputs.append(v)
             if v is not None:
-                v._uses.append(Use(self, len(self._inputs) - 1))
+                v._uses.append(_use(self, len(self._inputs) - 1))
         outs = list(outputs) if outputs is not None else [Value() for _ in range(num_outputs)]
         for i, out in enumerate(outs):
             if out is not None:
@@ -170,7 +175,18 @@ class Node:
             old._uses.remove(Use(self, index))
         self._inputs[index] = value
         if value is not None:
-            value._uses.append(Use(self, index))
+            value._uses.append(_use(self, index))
+
+    def set_inputs(self, values: Sequence[Value | None]) -> None:
+        """Replace all inputs at once (trailing omitted inputs dropped)."""
+        for i, v in enumerate(self._inputs):
+            if v is not None:
+                v._uses.remove(Use(self, i))
+        self._inputs = list(values)
+        self.trim_inputs()
+        for i, v in enumerate(self._inputs):
+            if v is not None:
+                v._uses.append(_use(self, i))
 
     def append_input(self, value: Value | None) -> None:
         self._inputs.append(None)
@@ -227,12 +243,14 @@ class Node:
         if isinstance(value, Graph):
             value.parent = self
 
-    def subgraphs(self) -> Iterator[Graph]:
+    def subgraphs(self) -> list[Graph]:
+        found: list[Graph] = []
         for a in self.attrs.values():
-            if a.kind == AttrKind.GRAPH:
-                yield a.value
-            elif a.kind == AttrKind.GRAPHS:
-                yield from a.value
+            if a.kind is AttrKind.GRAPH:
+                found.append(a.value)
+            elif a.kind is AttrKind.GRAPHS:
+                found.extend(a.value)
+        return found
 
     # -- misc --------------------------------------------------------------------------
     @property
@@ -454,8 +472,21 @@ class Graph:
             g._set_outputs([new if v is old else v for v in g._outputs], g._output_names)
 
     # -- whole-graph operations --------------------------------------------------------
+    def is_sorted(self) -> bool:
+        """Whether every node reads only values defined before it (or outside this graph)."""
+        seen: set[Node] = set()
+        for n in self:
+            for v in free_values(n):
+                p = v.producer
+                if p is not None and p.graph is self and p not in seen:
+                    return False
+            seen.add(n)
+        return True
+
     def topological_sort(self) -> None:
         """Reorder nodes so every value is defined before use, keeping the current order where free."""
+        if self.is_sorted():
+            return
         nodes = list(self)
         pos = {n: i for i, n in enumerate(nodes)}
         deps: dict[Node, set[Node]] = {n: set() for n in nodes}
@@ -492,7 +523,8 @@ class Graph:
 
     def copy(self) -> Graph:
         """A deep copy: new nodes and values, shared (immutable) constant data."""
-        return self._copy({})
+        with gc_paused():
+            return self._copy({})
 
     def _copy(self, mapping: dict[Value, Value]) -> Graph:
         def clone(v: Value) -> Value:

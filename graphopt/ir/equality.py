@@ -42,7 +42,8 @@ class _Comparer:
         if len(a.inputs) != len(b.inputs):
             return f"{path}{len(a.inputs)} inputs vs {len(b.inputs)}"
         for i, (x, y) in enumerate(zip(a.inputs, b.inputs, strict=True)):
-            d = self.bind(x, y, f"{path}input {i}") or _const_difference(a.input_defaults.get(x), b.input_defaults.get(y))
+            default_a, default_b = a.input_defaults.get(x), b.input_defaults.get(y)
+            d = self.bind(x, y, f"{path}input {i}") or _const_difference(default_a, default_b)
             if d:
                 return f"{path}input {i}: {d}"
         ca, cb = a.constants, b.constants

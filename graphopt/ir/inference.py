@@ -191,6 +191,8 @@ def broadcast_shapes(shapes: Sequence[Shape], where: str = "") -> Shape:
     """Numpy-style multidirectional broadcast of shapes with symbolic and unknown dims."""
     if any(s is None for s in shapes):
         return None
+    if shapes and all(s == shapes[0] for s in shapes):
+        return shapes[0]
     known = [s for s in shapes if s is not None]
     rank = max((len(s) for s in known), default=0)
     out: list[Dim] = []

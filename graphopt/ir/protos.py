@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,12 @@ def tensor_from_proto(proto: onnx.TensorProto, base_dir: Path | None = None) -> 
         offset = int(info.get("offset", 0))
         length = int(info["length"]) if "length" in info else None
         return ExternalTensor(path, offset, length, dtype, shape)
+    if proto.raw_data and dtype.bits >= 8 and dtype != DType.STRING:  # the common case: no copy, no helper
+        expected = (math.prod(shape) if shape else 1) * dtype.numpy.itemsize
+        if len(proto.raw_data) != expected:
+            raise ModelLoadError(f"tensor {proto.name!r} has {len(proto.raw_data)} bytes of data, its shape "
+                                 f"{list(shape)} and dtype {dtype.name} need {expected}")
+        return ArrayTensor(np.frombuffer(proto.raw_data, dtype=dtype.numpy).reshape(shape), dtype)
     try:
         array = numpy_helper.to_array(proto)
     except Exception as e:
