@@ -140,12 +140,7 @@ def kernel(*ops: str, domain: str = "") -> Callable[[Callable[..., Any]], Callab
     """Register a numpy reference kernel for one or more ops."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        k = Kernel(fn)
-        for op in ops:
-            key = _key(domain, op)
-            _pending_kernels[key] = k
-            if _schemas.get(key) is not None:
-                _schemas[key].kernel = k  # type: ignore[union-attr]
+        _attach(_pending_kernels, "kernel", ops, domain, Kernel(fn))
         return fn
 
     return register
@@ -155,14 +150,21 @@ def shape_inference(*ops: str, domain: str = "") -> Callable[[Callable[..., list
     """Register a type/shape inference function ``fn(ctx) -> [output types]`` for ops."""
 
     def register(fn: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
-        for op in ops:
-            key = _key(domain, op)
-            _pending_infer[key] = fn
-            if _schemas.get(key) is not None:
-                _schemas[key].infer = fn  # type: ignore[union-attr]
+        _attach(_pending_infer, "infer", ops, domain, fn)
         return fn
 
     return register
+
+
+def _attach(pending: dict[tuple[str, str], Any], field_name: str, ops: tuple[str, ...], domain: str,
+            value: Any) -> None:
+    """Record ``value`` for schemas built later, and set it on those already built."""
+    for op in ops:
+        key = _key(domain, op)
+        pending[key] = value
+        schema = _schemas.get(key)
+        if schema is not None:
+            setattr(schema, field_name, value)
 
 
 def registered_ops() -> list[tuple[str, str]]:
