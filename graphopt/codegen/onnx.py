@@ -151,7 +151,10 @@ class _Emitter:
         model.producer_name = "graphopt"
         model.producer_version = graphopt.__version__
         model.doc_string = g.doc
-        for key, value in sorted(g.metadata.items()):
+        metadata = dict(g.metadata)
+        if g.memory_plan is not None:  # graphopt.memory.* entries, tensors by their exported names
+            metadata.update(g.memory_plan.metadata(self.names))
+        for key, value in sorted(metadata.items()):
             model.metadata_props.add(key=key, value=value)
         return model
 

@@ -297,6 +297,7 @@ class Graph:
         self.opset_imports: dict[str, int] = {}
         self.metadata: dict[str, str] = {}
         self.doc = ""
+        self.memory_plan: Any = None  # a graphopt.ir.memory.MemoryPlan once the plan-memory pass ran
         self._constants: dict[Value, None] = {}
         self.input_defaults: dict[Value, Tensor] = {}  # overridable values for inputs (ONNX initializers)
         self._root = Node("<root>")
@@ -553,6 +554,8 @@ class Graph:
             g.append(Node(n.op, ins, attrs, domain=n.domain, outputs=outs, name=n.name,
                           provenance=n.provenance))
         g._set_outputs([mapping.get(v, v) for v in self._outputs], list(self._output_names))
+        if self.memory_plan is not None:
+            g.memory_plan = self.memory_plan.remapped(mapping)
         return g
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ Tensors are numpy arrays, sequences are Python lists, an empty optional is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,8 +38,8 @@ class EvalContext:
 class _Env:
     __slots__ = ("parent", "values")
 
-    def __init__(self, parent: _Env | None = None) -> None:
-        self.values: dict[Value, Any] = {}
+    def __init__(self, parent: _Env | None = None, values: MutableMapping[Value, Any] | None = None) -> None:
+        self.values: MutableMapping[Value, Any] = {} if values is None else values
         self.parent = parent
 
     def get(self, v: Value) -> Any:
@@ -53,8 +53,12 @@ class _Env:
         raise KeyError(v)
 
 
-def evaluate(graph: Graph, inputs: Mapping[str, Any] | Sequence[Any]) -> list[Any]:
-    """Run ``graph`` on ``inputs`` (by input name, or positionally) and return its outputs in order."""
+def evaluate(graph: Graph, inputs: Mapping[str, Any] | Sequence[Any], *,
+             values: MutableMapping[Value, Any] | None = None) -> list[Any]:
+    """Run ``graph`` on ``inputs`` (by input name, or positionally) and return its outputs in order.
+
+    ``values`` is the table that holds the top-level graph's tensors while it runs (the memory
+    planner passes one that stores them in its arena)."""
     if isinstance(inputs, Mapping):
         defaults = graph.input_defaults
         missing = [v.name for v in graph.inputs if v.name not in inputs and v not in defaults]
@@ -63,7 +67,7 @@ def evaluate(graph: Graph, inputs: Mapping[str, Any] | Sequence[Any]) -> list[An
         args = [inputs[v.name] if v.name in inputs else defaults[v].numpy() for v in graph.inputs]  # type: ignore[index]
     else:
         args = list(inputs)
-    return _run(graph, args, _Env())
+    return _run(graph, args, _Env(values=values))
 
 
 def _run(graph: Graph, args: list[Any], env: _Env) -> list[Any]:

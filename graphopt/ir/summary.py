@@ -18,6 +18,8 @@ def summarize(graph: Graph) -> str:
     lines += [f"  output {name}: {v.type}" for v, name in zip(graph.outputs, graph.output_names)]
     histogram = sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))
     lines.append("  ops: " + ", ".join(f"{op} x{count}" for op, count in histogram))
+    if graph.memory_plan is not None:
+        lines.append("  memory: " + graph.memory_plan.describe())
     return "\n".join(lines)
 
 

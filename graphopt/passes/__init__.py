@@ -1,5 +1,6 @@
 """Passes: the contract, pipelines, the rewrite engine, instruments, and the passes (by stage)."""
 
+from graphopt.passes import library  # noqa: F401  (registers the built-in passes)
 from graphopt.passes.base import Pass, PassError, PassResult, get_pass, graph_pass, register_pass, registered_passes
 from graphopt.passes.dump import DumpIR
 from graphopt.passes.instruments import Instrument, Timing, VerifyEach

@@ -17,11 +17,12 @@ from graphopt.passes.base import Pass, PassError, get_pass, registered_passes
 from graphopt.passes.instruments import Instrument, VerifyEach
 from graphopt.passes.manager import PassManager, Stage
 
-STAGE_ORDER: dict[str, tuple[list[str], bool]] = {
-    # stage: (pass names in order, iterate to a fixed point?)
-    "pre": (["infer-shapes", "eliminate-noops", "simplify", "fold-constants", "cse", "dce"], True),
-    "optimize": ([], True),
-    "post": ([], False),
+STAGE_ORDER: dict[str, tuple[int, list[str], bool]] = {
+    # stage: (lowest O-level that runs it, pass names in order, iterate to a fixed point?)
+    "pre": (1, ["infer-shapes", "eliminate-noops", "simplify", "fold-constants", "cse", "dce"], True),
+    "optimize": (2, ["replace-patterns", "fuse-batchnorm", "fuse-conv-bias", "fuse-pad", "fuse-matmul-add",
+                     "fuse-activation", "dce"], True),
+    "post": (2, ["layout", "dce", "schedule", "plan-memory"], False),
 }
 LEVELS = {"O0": 0, "O1": 1, "O2": 2, "O3": 3}
 MAX_FIXED_POINT_ITERATIONS = 8
@@ -59,7 +60,9 @@ def build_stages(pipeline: Pipeline, target: str | None = None, disable: Sequenc
 def _level_stages(level: int, target: str | None, disable: set[str]) -> list[Stage]:
     known = registered_passes()
     stages = []
-    for stage_name, (names, fixed_point) in STAGE_ORDER.items():
+    for stage_name, (stage_level, names, fixed_point) in STAGE_ORDER.items():
+        if level < stage_level:
+            continue
         passes = []
         for name in names:
             cls = known.get(name)
@@ -114,8 +117,6 @@ def optimize(
 
     ``O0`` only verifies. ``dump_dir`` turns on :class:`~graphopt.passes.dump.DumpIR`.
     """
-    import graphopt.passes.library  # noqa: F401  (registers the built-in passes)
-
     stages = build_stages(pipeline, target, disable)
     result = graph.copy()
     extra: list[Instrument] = []

@@ -385,3 +385,12 @@ class RulePass(Pass):
         if self.debug:
             logger.info("%s rewrite report:\n%s", self.name, report)
         return PassResult(report.fired > 0, {"rules_fired": report.fired})
+
+
+def unused_constants(graph: Graph) -> list[tuple[Graph, Value]]:
+    """Constants nothing reads, with the (sub)graph holding each; rule passes drop the ones they orphaned."""
+    found = [(graph, c) for c in graph.constants if not c.has_uses]
+    for node in graph:
+        for sub in node.subgraphs():
+            found += unused_constants(sub)
+    return found

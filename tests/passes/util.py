@@ -41,11 +41,11 @@ def check_unchanged(p: Pass, text: str) -> PassResult:
 
 
 def check_numerics(before: Graph, after: Graph, *, rtol: float = 0.0, atol: float = 0.0, seed: int = 0,
-                   inputs: Mapping[str, np.ndarray] | None = None) -> None:
-    """Both graphs, emitted as ONNX, give the same outputs in ONNX Runtime on the same random inputs
-    (exactly by default)."""
+                   inputs: Mapping[str, np.ndarray] | None = None, target: str | None = None) -> None:
+    """Both graphs, emitted as ONNX (``after`` for ``target``), give the same outputs in ONNX Runtime on the
+    same random inputs (exactly by default)."""
     feeds = dict(inputs) if inputs is not None else random_inputs(before, seed)
     args = [feeds[v.name] for v in before.inputs]  # type: ignore[index]
     want = run_ort(graphopt.to_onnx(before), args)
-    got = run_ort(graphopt.to_onnx(after), args)
+    got = run_ort(graphopt.to_onnx(after, target=target), args)
     assert outputs_match(got, want, rtol, atol), f"outputs differ:\n{got}\nvs\n{want}"

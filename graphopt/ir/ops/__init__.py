@@ -4,6 +4,7 @@ from graphopt.ir.ops import (  # noqa: F401  # noqa: F401  # noqa: F401  # noqa:
     conv,
     detection,
     elementwise,
+    fused,
     indexing,
     linalg,
     misc,

@@ -27,7 +27,7 @@ Keep = Callable[[Match], Value | str]
 """Given a match, the input value that the node's output equals, or the reason it cannot be proven."""
 
 INTERFACE_REASON = "would merge two graph interface values"
-INPUT_TYPE_REASON = "the output's type is more precise than the graph input's, which must keep its type"
+INPUT_TYPE_REASON = "the output's type is more precise than the graph input's; removing the node would lose it"
 
 
 class NoopRule(Rule):
@@ -48,7 +48,7 @@ class NoopRule(Rule):
         if out.is_graph_output and (_is_input(kept) or kept.is_graph_output):
             return INTERFACE_REASON
         if _is_input(kept) and merge_types(kept.type, out.type) != kept.type:
-            return INPUT_TYPE_REASON  # the rewriter would refine the input's declared type with the output's
+            return INPUT_TYPE_REASON  # the interface type stays as declared, so the readers would see less
         return None
 
     def rewrite(self, m: Match, b: Builder) -> Value | Sequence[Value | None] | None:

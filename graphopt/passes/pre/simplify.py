@@ -42,6 +42,7 @@ from graphopt.passes.rewrite import (
     const,
     op,
     optional,
+    unused_constants,
     var,
 )
 
@@ -557,22 +558,14 @@ class Simplify(RulePass):
     exact: bool = False
 
     def run(self, graph: Graph) -> PassResult:
-        unused = set(_unused_constants(graph))
+        unused = set(unused_constants(graph))
         report = apply_rules(graph, EXACT_RULES if self.exact else self.rules)
         self.last_report = report
         if self.debug:
             logger.info("%s rewrite report:\n%s", self.name, report)
         removed = 0
-        for g, c in _unused_constants(graph):
+        for g, c in unused_constants(graph):
             if (g, c) not in unused:  # only what this run left behind; older garbage is dce's
                 g.remove_constant(c)
                 removed += 1
         return PassResult(report.fired > 0, {"rules_fired": report.fired, "constants_removed": removed})
-
-
-def _unused_constants(graph: Graph) -> list[tuple[Graph, Value]]:
-    found = [(graph, c) for c in graph.constants if not c.has_uses]
-    for node in graph:
-        for sub in node.subgraphs():
-            found += _unused_constants(sub)
-    return found
