@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     opt = commands.add_parser("optimize", help="optimize a model and write the result")
     opt.add_argument("model", type=Path, help="input model (.onnx)")
     opt.add_argument("-o", "--output", type=Path, required=True, help="where to write the result (.onnx)")
-    opt.add_argument("-p", "--pipeline", default="O0", help="optimization pipeline (default: O0)")
+    opt.add_argument("-p", "--pipeline", default="O2", help="O0..O3 or a pass list like \"dce,cse\" (default: O2)")
     opt.add_argument("--opset", type=int, help="ONNX opset to emit (default: the source model's)")
     opt.add_argument("--print-ir", action="store_true", help="print the optimized IR as text")
     opt.add_argument("--dump-dir", type=Path, default=os.environ.get("GRAPHOPT_DUMP_DIR") or None,

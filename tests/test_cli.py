@@ -16,7 +16,9 @@ def test_optimize_prints_summary_and_writes_a_valid_model(tmp_path, capsys):
     assert main(["optimize", str(EXAMPLE), "-o", str(out), "--print-ir"]) == 0
     text = capsys.readouterr().out
     assert "graph tiny_cnn(" in text or "graph 'tiny_cnn'" in text
-    assert "max abs difference 0" in text
+    worst = float(text.split("max abs difference ")[1].split()[0])
+    assert worst < 1e-5  # O2 folds BatchNorm into the convolutions: not bit-exact
+    assert "graphopt::FusedConv" in text
     onnx.checker.check_model(str(out), full_check=True)
 
 

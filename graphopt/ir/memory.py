@@ -24,6 +24,7 @@ plan valid.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,10 @@ class MemoryPlan:
         text = (f"planned peak {_fmt(self.peak_bytes)} ({self.ratio:.3f}x the live-set lower bound "
                 f"{_fmt(self.lower_bound_bytes)}; no reuse {_fmt(self.no_reuse_bytes)}), "
                 f"{len(self.offsets)} tensors, {len(self.inplace)} in place")
-        return text + (f", {len(self.unplanned)} unplanned" if self.unplanned else "")
+        if not self.unplanned:
+            return text
+        reasons = Counter(self.unplanned.values()).most_common(1)[0][0]
+        return f"{text}, {len(self.unplanned)} unplanned (e.g. {reasons})"
 
     def metadata(self, names: Mapping[Value, str]) -> dict[str, str]:
         """``graphopt.memory.*`` entries for a model's metadata; ``names`` gives each value's exported name
