@@ -12,4 +12,12 @@ from graphopt.passes.post import (  # noqa: F401
     plan_memory,
     schedule,
 )
-from graphopt.passes.pre import cse, dce, fold_constants, noops, shape_inference, simplify  # noqa: F401
+from graphopt.passes.pre import (  # noqa: F401
+    cse,
+    dce,
+    fold_constants,
+    noops,
+    shape_inference,
+    simplify,
+    sink_reshapes,
+)

@@ -19,8 +19,9 @@ from graphopt.passes.manager import PassManager, Stage
 
 STAGE_ORDER: dict[str, tuple[int, list[str], bool]] = {
     # stage: (lowest O-level that runs it, pass names in order, iterate to a fixed point?)
-    "pre": (1, ["infer-shapes", "eliminate-noops", "simplify", "fold-constants", "cse", "dce"], True),
-    "optimize": (2, ["replace-patterns", "fuse-batchnorm", "fuse-conv-bias", "fuse-pad", "fuse-matmul-add",
+    "pre": (1, ["infer-shapes", "eliminate-noops", "simplify", "fold-constants", "fuse-batchnorm", "sink-reshapes",
+                "cse", "dce"], True),
+    "optimize": (2, ["replace-patterns", "fuse-conv-bias", "fuse-pad", "fuse-matmul-add",
                      "fuse-activation", "dce"], True),
     "post": (2, ["layout", "dce", "schedule", "plan-memory"], False),
 }

@@ -136,7 +136,7 @@ RULES = RuleSet([_ConvBN("Conv"), _ConvBN("ConvTranspose"), _GemmBN(), _MatMulBN
 @register_pass
 class FuseBatchNorm(RulePass):
     name = "fuse-batchnorm"
-    level = 2
-    stage = "optimize"
+    level = 1  # onnxsim and onnxslim fold BN in their simplification; so does O1
+    stage = "pre"
     doc = "Fold inference BatchNormalization into the weights and bias of the Conv/ConvTranspose/Gemm/MatMul before it."
     rules = RULES

@@ -286,6 +286,25 @@ class ReshapeReshape(Rule):
         return b.op("Reshape", [m["x"], shape], dict(m.root.attrs))
 
 
+class ShapeOpOfReshape(Rule):
+    """``Squeeze/Unsqueeze/Flatten(Reshape(x, s))`` with a static result shape ``t`` → ``Reshape(x, t)``:
+    all four only move dims around, so one Reshape to the final static shape says the same."""
+
+    def __init__(self, op_type: str) -> None:
+        self.name = f"{op_type.lower()}-of-reshape"
+        self.pattern = op(op_type, op("Reshape", var("x"), var()), optional("axes"))
+
+    def check(self, m: Match) -> str | None:
+        shape = m.root.outputs[0].shape  # type: ignore[union-attr]
+        if shape is None or not all(isinstance(d, int) for d in shape):
+            return f"the result shape {shape} is not static"
+        return None
+
+    def rewrite(self, m: Match, b: Builder) -> Value:
+        shape = m.root.outputs[0].shape  # type: ignore[union-attr]
+        return b.op("Reshape", [m["x"], b.const(np.array(shape, np.int64))])
+
+
 class SqueezeUnsqueeze(Rule):
     """``Squeeze(Unsqueeze(x, a), a) → x``: the squeeze removes exactly the dims the unsqueeze added."""
 
@@ -531,6 +550,7 @@ def simplify_rules(exact: bool = False) -> RuleSet:
         _self_op("Or"),
         TransposeTranspose(),
         ReshapeReshape(),
+        *(ShapeOpOfReshape(op_type) for op_type in ("Squeeze", "Unsqueeze", "Flatten")),
         SqueezeUnsqueeze(),
         UnsqueezeSqueeze(),
         SliceSlice(),
