@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import logging
 import math
@@ -360,15 +361,21 @@ def _predicted_too_slow(done: dict[int, Any], nodes: int, limit: float) -> str |
     if len(timed) < 2:
         return None
     (n1, t1), (n2, t2) = timed[-2:]
-    k = math.log(t2 / t1) / math.log(n2 / n1)
+    k = _slope((n1, t1), (n2, t2))
     predicted = t2 * (nodes / n2) ** k
     if predicted <= limit:
         return None
     return f"predicted {predicted:.0f} s at {nodes} nodes (time ~ nodes^{k:.2f} from {n1} and {n2}) > {limit:.0f} s"
 
 
+def _slope(a: tuple[int, float], b: tuple[int, float]) -> float:
+    """The exponent k of time ~ nodes^k through two (nodes, seconds) points."""
+    return math.log(b[1] / a[1]) / math.log(b[0] / a[0])
+
+
 def exponents(points: dict[str, dict[int, Any]]) -> dict[str, Any]:
-    """Least-squares slope of log(time) against log(nodes), per tool (and graphopt's end-to-end time)."""
+    """Least-squares slope of log(time) against log(nodes), per tool (and graphopt's end-to-end time), and the
+    slopes between consecutive sizes."""
     import numpy as np
 
     fits = {}
@@ -379,7 +386,8 @@ def exponents(points: dict[str, dict[int, Any]]) -> dict[str, Any]:
         xs = [(v["nodes_in"], v[key]["median"]) for v in p.values() if key in v]
         if len(xs) >= 2:
             slope = float(np.polyfit(np.log([n for n, _ in xs]), np.log([t for _, t in xs]), 1)[0])
-            fits[name] = {"exponent": slope, "sizes": [n for n, _ in xs]}
+            steps = [_slope(a, b) for a, b in itertools.pairwise(xs)]
+            fits[name] = {"exponent": slope, "sizes": [n for n, _ in xs], "steps": steps}
     return fits
 
 
@@ -463,7 +471,7 @@ def report_scaling(scaling: dict[str, Any], runs: int, limit: float, budget: flo
              f"than {limit:.0f} s, or a run went over that; graphopt runs at every size. graphopt's time is the "
              f"optimize call; *e2e* adds load and to_onnx. Outputs are checked in ONNX Runtime up to {CHECK_UP_TO} "
              "requested nodes.", "",
-             "| nodes | tool | runs | seconds | graphopt O1 e2e | nodes after | outputs match |",
+             "| size | tool | runs | seconds | graphopt O1 e2e | nodes before → after | outputs match |",
              "|---:|---|---:|---:|---:|---:|---|"]
     points = scaling["points"]
     sizes = sorted({n for p in points.values() for n in p})
@@ -473,16 +481,18 @@ def report_scaling(scaling: dict[str, Any], runs: int, limit: float, budget: flo
             if p is None:
                 continue
             if "skipped" in p:
-                lines.append(f"| {nodes} | {name} | 0 | skipped: {p['skipped']} | | | |")
+                lines.append(f"| {nodes} | {name} | 0 | not run: {p['skipped']} | | | |")
                 continue
             e2e = _cell(p["e2e_seconds"], 1, ".3g") if "e2e_seconds" in p else ""
             match = "" if not p["checked"] else "yes" if p["mismatch"] is None else f"✗ {p['mismatch']}"
-            lines.append(f"| {p['nodes_in']} | {name} | {p['seconds']['runs']} | {_cell(p['seconds'], 1, '.3g')} | "
-                         f"{e2e} | {p['nodes_out']} | {match} |")
-    lines += ["", "Fitted exponent k in time ~ nodes^k (least squares on log-log, over the sizes each tool completed):",
-              "", "| tool | k | sizes |", "|---|---:|---|"]
+            lines.append(f"| {nodes} | {name} | {p['seconds']['runs']} | {_cell(p['seconds'], 1, '.3g')} | {e2e} | "
+                         f"{p['nodes_in']} → {p['nodes_out']} | {match} |")
+    lines += ["", "Exponent k in time ~ nodes^k: least squares on log-log over the sizes each tool completed, and "
+              "the slope between each pair of consecutive sizes:", "",
+              "| tool | k | sizes | slope between consecutive sizes |", "|---|---:|---|---|"]
     for name, fit in scaling["exponents"].items():
-        lines.append(f"| {name} | {fit['exponent']:.2f} | {', '.join(str(n) for n in fit['sizes'])} |")
+        steps = ", ".join(f"{s:.2f}" for s in fit["steps"])
+        lines.append(f"| {name} | {fit['exponent']:.2f} | {', '.join(str(n) for n in fit['sizes'])} | {steps} |")
     return lines
 
 

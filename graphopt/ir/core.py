@@ -58,7 +58,7 @@ class Value:
         self.producer: Node | None = None
         self.index = 0
         self.const = const
-        self._uses: list[Use] = []
+        self._uses: dict[Use, None] = {}  # ordered, with O(1) removal even for values read thousands of times
         self._output_of: list[Graph] = []
 
     @property
@@ -142,7 +142,7 @@ class Node:
         for v in inputs:
             self._inputs.append(v)
             if v is not None:
-                v._uses.append(_use(self, len(self._inputs) - 1))
+                v._uses[_use(self, len(self._inputs) - 1)] = None
         outs = list(outputs) if outputs is not None else [Value() for _ in range(num_outputs)]
         for i, out in enumerate(outs):
             if out is not None:
@@ -172,21 +172,21 @@ class Node:
         if old is value:
             return
         if old is not None:
-            old._uses.remove(Use(self, index))
+            del old._uses[Use(self, index)]
         self._inputs[index] = value
         if value is not None:
-            value._uses.append(_use(self, index))
+            value._uses[_use(self, index)] = None
 
     def set_inputs(self, values: Sequence[Value | None]) -> None:
         """Replace all inputs at once (trailing omitted inputs dropped)."""
         for i, v in enumerate(self._inputs):
             if v is not None:
-                v._uses.remove(Use(self, i))
+                del v._uses[Use(self, i)]
         self._inputs = list(values)
         self.trim_inputs()
         for i, v in enumerate(self._inputs):
             if v is not None:
-                v._uses.append(_use(self, i))
+                v._uses[_use(self, i)] = None
 
     def append_input(self, value: Value | None) -> None:
         self._inputs.append(None)
@@ -200,7 +200,7 @@ class Node:
     def _detach_inputs(self) -> None:
         for i, v in enumerate(self._inputs):
             if v is not None:
-                v._uses.remove(Use(self, i))
+                del v._uses[Use(self, i)]
         self._inputs = [None] * len(self._inputs)
         for sub in self.subgraphs():
             sub._set_outputs([], [])  # a removed subgraph's outputs no longer read anything
@@ -597,7 +597,7 @@ def _local_producer(value: Value, graph: Graph) -> Node | None:
 
 
 def _describe_uses(value: Value) -> str:
-    parts = [u.node.label for u in value._uses[:3]]
+    parts = [u.node.label for u in list(value._uses)[:3]]
     if value._output_of:
         parts.append("the graph outputs")
     more = len(value._uses) - 3

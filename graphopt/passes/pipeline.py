@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from graphopt.ir.core import Graph
+from graphopt.ir.gcpause import gc_paused
 from graphopt.passes.base import Pass, PassError, get_pass, registered_passes
 from graphopt.passes.instruments import Instrument, VerifyEach
 from graphopt.passes.manager import PassManager, Stage
@@ -127,5 +128,6 @@ def optimize(
         extra.append(DumpIR(dump_dir))
     if pipeline == "O0" and not any(isinstance(i, VerifyEach) for i in instruments):
         extra.append(VerifyEach())
-    PassManager(stages, [*instruments, *extra]).run(result)
+    with gc_paused():  # passes allocate many small objects that live on; see graphopt.ir.gcpause
+        PassManager(stages, [*instruments, *extra]).run(result)
     return result

@@ -47,7 +47,7 @@ def test_value_from_another_graph_is_out_of_scope():
 def test_stale_use_list():
     g = graph_with("Relu")
     x = g.inputs[0]
-    x._uses.append(x._uses[0]._replace(index=3))
+    x._uses[next(iter(x._uses))._replace(index=3)] = None
     with pytest.raises(VerificationError, match="stale use list"):
         verify(g)
 
