@@ -341,12 +341,12 @@ def sign_test(wins: int, losses: int) -> float:
 
 
 def report(results: dict[str, dict[str, Any]], rounds: int, block: int) -> str:
-    import onnxruntime
-
+    versions = ", ".join(f"{name} {v}" for name, v in tool_versions().items())
     lines = ["# Inference latency in ONNX Runtime: graphopt's output vs the original and its peers' outputs", "",
-             f"ONNX Runtime {onnxruntime.__version__}, CPU execution provider; zoo models at batch 1. Median of "
+             f"{versions}; CPU execution provider; zoo models at batch 1. Median of "
              f"{rounds} samples (min–max) in ms per run; a sample is a timed block of {block} runs after one untimed "
-             f"run, and every session first made {WARMUP} warm-up runs. Sessions alternate within each round. "
+             f"run, and every session first made {WARMUP} warm-up runs. Every round visits every session, in a new "
+             "random order each round. "
              "'vs base' = median over the original's under ORT_ENABLE_ALL at the same thread count. 'match' = outputs "
              f"equal the original's (under ORT_DISABLE_ALL) within rtol {RTOL}, atol {ATOL}; a row marked "
              "**MISMATCH** does not count.", "",
@@ -366,6 +366,12 @@ def report(results: dict[str, dict[str, Any]], rounds: int, block: int) -> str:
     lines += ["", "Inputs: " + "; ".join(f"{m} {e['inputs']}" for m, e in results.items()),
               "", "Machine: " + ", ".join(f"{k} {v}" for k, v in machine().items()), ""]
     return "\n".join(lines)
+
+
+def tool_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("onnxruntime", "onnxsim", "onnxslim")}
 
 
 def op_differences(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -418,7 +424,8 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(zoo.NAMES), help="zoo models, comma-separated")
     args = parser.parse_args()
     results = measure([m for m in args.models.split(",") if m], args.rounds, args.block)
-    write_json("latency.json", {"rounds": args.rounds, "block": args.block, "machine": machine(), "models": results})
+    write_json("latency.json", {"rounds": args.rounds, "block": args.block, "machine": machine(),
+                                "tools": tool_versions(), "models": results})
     print(write_text("latency.md", report(results, args.rounds, args.block)).read_text())
 
 

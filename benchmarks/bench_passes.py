@@ -496,11 +496,22 @@ def report_scaling(scaling: dict[str, Any], runs: int, limit: float, budget: flo
     return lines
 
 
+def pipeline_text(level: str) -> str:
+    """The stages and passes an O-level runs, e.g. ``pre (infer-shapes, dce, to a fixed point) → post (...)``."""
+    import graphopt.passes.library  # noqa: F401  (registers the built-in passes)
+    from graphopt.passes.pipeline import build_stages
+
+    parts = []
+    for st in build_stages(level):
+        repeat = ", to a fixed point" if st.fixed_point else ""
+        parts.append(f"{st.name} ({', '.join(p.name for p in st.passes)}{repeat})")
+    return " → ".join(parts)
+
+
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     lines = ["# Optimization pipelines: graphopt vs onnxsim, onnxslim, onnxscript, onnxoptimizer", "",
-             "graphopt O1 is the pre stage (infer-shapes, eliminate-noops, simplify, fold-constants, cse, dce to a "
-             "fixed point); O2 adds the optimize and post stages. Peers with their default settings: "
-             "`onnxsim.simplify(model)`, `onnxslim.slim(model)`, `onnxscript.optimizer.optimize(model)`, "
+             f"graphopt pipelines: O1 = {pipeline_text('O1')}; O2 = {pipeline_text('O2')}. Peers with their default "
+             "settings: `onnxsim.simplify(model)`, `onnxslim.slim(model)`, `onnxscript.optimizer.optimize(model)`, "
              "`onnxoptimizer.optimize(model)`.", ""]
     if results["zoo"]:
         lines += [*report_counts(results["zoo"]), "", *report_times(results["zoo"], args.runs), ""]
