@@ -78,6 +78,10 @@ class Value:
     def has_uses(self) -> bool:
         return bool(self._uses) or bool(self._output_of)
 
+    def only_read_by(self, node: Node) -> bool:
+        """Whether ``node`` is its only reader (stops at the first other one; no copy of the use list)."""
+        return not self._output_of and all(u.node is node for u in self._uses)
+
     def has_one_use(self) -> bool:
         """Exactly one consuming node input and not a graph output (the usual fusion condition)."""
         return len(self._uses) == 1 and not self._output_of

@@ -146,7 +146,7 @@ def _freed_bytes(node: Node) -> int:
     """Bytes of the constants that only ``node`` reads (they go away with it)."""
     total = 0
     for v in dict.fromkeys(v for v in node.inputs if v is not None and v.const is not None):
-        if not v.is_graph_output and all(u.node is node for u in v.uses):
+        if v.only_read_by(node):
             total += v.const.nbytes  # type: ignore[union-attr]
     return total
 
