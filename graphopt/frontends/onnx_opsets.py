@@ -8,6 +8,7 @@ form. Passes never see opset differences.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import onnx.defs
@@ -50,14 +51,18 @@ def _normalizer(op: str, since: int) -> Callable[[Normalizer], Normalizer]:
     return register
 
 
-def _attr_to_input(node: Node, graph: Graph, attr: str, index: int, dtype: type = np.int64) -> None:
-    """Move attribute ``attr`` (if present) to constant input ``index``."""
-    a = node.attrs.pop(attr, None)
-    if a is None:
-        return
+def _set_input_at(node: Node, index: int, value: Value) -> None:
+    """Set input ``index``, padding the omitted inputs before it."""
     while len(node.inputs) <= index:
         node.append_input(None)
-    node.set_input(index, graph.add_constant(np.array(a.value, dtype=dtype)))
+    node.set_input(index, value)
+
+
+def _attr_to_input(node: Node, graph: Graph, attr: str, index: int, dtype: Any = np.int64) -> None:
+    """Move attribute ``attr`` (if present) to constant input ``index``."""
+    a = node.attrs.pop(attr, None)
+    if a is not None:
+        _set_input_at(node, index, graph.add_constant(np.array(a.value, dtype=dtype)))
 
 
 def _attrs_to_inputs(*pairs: tuple[str, int]) -> Normalizer:
@@ -84,14 +89,9 @@ for _op, _since, _pairs in [
 
 def _value_like(node: Node, graph: Graph, attr: str, index: int) -> None:
     """Move a float attribute to an input of the data input's dtype (Pad's value, Clip's bounds)."""
-    a = node.attrs.pop(attr, None)
-    if a is None:
-        return
     data = node.inputs[0]
     dtype = data.dtype.numpy if data is not None and data.dtype is not None else np.float32
-    while len(node.inputs) <= index:
-        node.append_input(None)
-    node.set_input(index, graph.add_constant(np.array(a.value, dtype=dtype)))
+    _attr_to_input(node, graph, attr, index, dtype)
 
 
 @_normalizer("Split", 18)
@@ -151,9 +151,7 @@ def _dft_axis(node: Node, graph: Graph) -> None:
     """DFT-17 has ``axis`` as an attribute defaulting to 1; from opset 20 it is input 2, defaulting to -2."""
     a = node.attrs.pop("axis", None)
     axis = 1 if a is None else a.value
-    while len(node.inputs) < 3:
-        node.append_input(None)
-    node.set_input(2, graph.add_constant(np.array(axis, dtype=np.int64)))
+    _set_input_at(node, 2, graph.add_constant(np.array(axis, dtype=np.int64)))
 
 
 @_normalizer("Scatter", 11)
