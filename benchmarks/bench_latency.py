@@ -10,7 +10,10 @@ the CPU execution provider in these forms, each under the ONNX Runtime graph opt
   ORT_ENABLE_ALL (it may hold CPU-specific nodes such as NCHWc convolutions), loaded back under both levels;
 - onnxsim and onnxslim: their output, under ORT_ENABLE_ALL;
 - graphopt O2: ``to_onnx(optimize(g, "O2"))`` (portable ONNX), under both levels;
-- graphopt O2 ort: ``to_onnx(optimize(g, "O2", target="onnxruntime"), target="onnxruntime")``, under both levels;
+- graphopt O2 ort: ``to_onnx(optimize(g, "O2", target="onnxruntime"), target="onnxruntime")``, under both levels
+  (contrib FusedConv/FusedGemm, com.microsoft.MultiHeadAttention, and convs and pools in ONNX Runtime's NCHWc
+  layout with filters blocked for this CPU's block size, like ORT offline's model);
+- graphopt O2 ort -nchwc -mha: the same without the ``nchwc`` and ``ort-attention`` passes, under both levels;
 - graphopt O3: ``to_onnx(optimize(g, "O3"))``, under ORT_ENABLE_ALL.
 
 Each form's outputs must match the original's (original under ORT_DISABLE_ALL, rtol 1e-4, atol 1e-5); a row
@@ -50,10 +53,12 @@ WARMUP = 5
 DISABLE, ENABLE = "DISABLE_ALL", "ENABLE_ALL"
 THREADS = {"1 thread": 1, "default threads": 0}
 BASELINE = ("original", ENABLE)
+NO_ORT_LAYOUT = "graphopt O2 ort -nchwc -mha"
+"""graphopt O2 ort without its NCHWc layout and MultiHeadAttention passes: what each of them adds."""
 ROWS: tuple[tuple[str, str], ...] = (
     ("original", DISABLE), BASELINE, ("ORT offline", DISABLE), ("ORT offline", ENABLE), ("onnxsim", ENABLE),
     ("onnxslim", ENABLE), ("graphopt O2", DISABLE), ("graphopt O2", ENABLE), ("graphopt O2 ort", DISABLE),
-    ("graphopt O2 ort", ENABLE), ("graphopt O3", ENABLE))
+    ("graphopt O2 ort", ENABLE), (NO_ORT_LAYOUT, DISABLE), (NO_ORT_LAYOUT, ENABLE), ("graphopt O3", ENABLE))
 """(form, ORT graph optimization level) of every measured session, in report order."""
 PEERS = ("ORT offline", "onnxsim", "onnxslim")
 GRAPHOPT_DISABLED = ("graphopt O2", "graphopt O2 ort")
@@ -83,11 +88,12 @@ def ort_offline(path: Path, out: Path) -> Any:
     return onnx.load(out)
 
 
-def graphopt_form(level: str, target: str | None) -> Callable[[Path], Any]:
+def graphopt_form(level: str, target: str | None, disable: tuple[str, ...] = ()) -> Callable[[Path], Any]:
     def make(path: Path) -> Any:
         import graphopt
 
-        return graphopt.to_onnx(graphopt.optimize(graphopt.load(path), level, target=target), target=target)
+        optimized = graphopt.optimize(graphopt.load(path), level, target=target, disable=disable)
+        return graphopt.to_onnx(optimized, target=target)
 
     return make
 
@@ -120,6 +126,7 @@ def make_forms(path: Path, tmp: Path) -> tuple[dict[str, bytes], dict[str, str]]
         "onnxslim": onnxslim_form,
         "graphopt O2": graphopt_form("O2", None),
         "graphopt O2 ort": graphopt_form("O2", "onnxruntime"),
+        NO_ORT_LAYOUT: graphopt_form("O2", "onnxruntime", ("nchwc", "ort-attention")),
         "graphopt O3": graphopt_form("O3", None),
     }
     forms, errors = {}, {}

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 __version__ = "0.1.0"
@@ -19,8 +20,9 @@ from graphopt.ir.verifier import verify
 from graphopt.passes.pipeline import optimize
 
 __all__ = [
-    "Graph", "GraphoptError", "evaluate", "from_onnx", "from_torch", "from_torchscript", "load", "optimize",
-    "save", "to_onnx", "to_openvino", "to_tensorrt", "verify",
+    "Graph", "GraphoptError", "evaluate", "from_graphsurgeon", "from_networkx", "from_onnx", "from_torch",
+    "from_torchscript", "load", "optimize", "save", "to_graphsurgeon", "to_onnx", "to_openvino", "to_tensorrt",
+    "verify",
 ]
 
 
@@ -66,7 +68,28 @@ def to_tensorrt(graph: Graph, precision: str = "fp32", shapes: Any = None, works
     return _to_tensorrt(graph, precision=precision, shapes=shapes, workspace=workspace)
 
 
-_LOADERS = {".onnx": from_onnx, ".pt": from_torchscript, ".pt2": from_torch}
+def from_graphsurgeon(gs_graph: Any) -> Graph:
+    """Lift an ``onnx_graphsurgeon.Graph`` into graphopt's IR."""
+    from graphopt.frontends.graphsurgeon import from_graphsurgeon as _from_graphsurgeon
+
+    return _from_graphsurgeon(gs_graph)
+
+
+def to_graphsurgeon(graph: Graph, opset: int | None = None, *, target: str | None = None) -> Any:
+    """Emit ``graph`` as an ``onnx_graphsurgeon.Graph``."""
+    from graphopt.codegen.graphsurgeon import to_graphsurgeon as _to_graphsurgeon
+
+    return _to_graphsurgeon(graph, opset, target=target)
+
+
+def from_networkx(nx_graph: Any) -> Graph:
+    """Rebuild a graph from the networkx form ``Graph.to_networkx()`` makes."""
+    from graphopt.ir.nx_graph import from_networkx as _from_networkx
+
+    return _from_networkx(nx_graph)
+
+
+_LOADERS: dict[str, Callable[[Any], Graph]] = {".onnx": from_onnx, ".pt": from_torchscript, ".pt2": from_torch}
 
 
 def load(path_or_model: Any) -> Graph:

@@ -140,6 +140,32 @@ class UNet(nn.Module):
         return torch.sigmoid(self.out(d1))
 
 
+class NestedUNet(nn.Module):
+    """UNet++ (Zhou et al., 2018): five levels whose decoder nodes X(i,j) concatenate every earlier node of
+    their level with the upsampled X(i+1,j-1); evaluated column by column as the reference code does."""
+
+    def __init__(self, widths: tuple[int, ...] = (8, 16, 32, 64, 128), classes: int = 2) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleDict()
+        for i, w in enumerate(widths):
+            self.blocks[f"{i}_0"] = _double_conv(3 if i == 0 else widths[i - 1], w)
+            for j in range(1, len(widths) - i):
+                self.blocks[f"{i}_{j}"] = _double_conv(w * j + widths[i + 1], w)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.out = nn.Conv2d(widths[0], classes, 1)
+        self.depth = len(widths)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes: dict[tuple[int, int], torch.Tensor] = {}
+        for k in range(self.depth):
+            nodes[k, 0] = self.blocks[f"{k}_0"](x if k == 0 else nn.functional.max_pool2d(nodes[k - 1, 0], 2))
+            for j in range(1, k + 1):
+                i = k - j
+                skips = [nodes[i, t] for t in range(j)]
+                nodes[i, j] = self.blocks[f"{i}_{j}"](torch.cat([*skips, self.up(nodes[i + 1, j - 1])], 1))
+        return self.out(nodes[0, self.depth - 1])
+
+
 # -- sequence models -----------------------------------------------------------------------------
 
 
@@ -233,6 +259,7 @@ SPECS: dict[str, Spec] = {
     "resnet_dynamo_raw": Spec(ResNet, _image((2, 3, 32, 32)), ("x",), dynamo=True, optimize=False),
     "mobilenet": Spec(MobileNet, _image((2, 3, 64, 64)), ("x",)),
     "unet": Spec(UNet, _image((1, 3, 32, 32)), ("x",)),
+    "unetpp": Spec(NestedUNet, _image((1, 3, 32, 32)), ("x",)),
     "transformer": Spec(Encoder, _image((2, 10, 64)), ("x",)),
     "transformer_dynamo": Spec(Encoder, _image((2, 10, 64)), ("x",), dynamo=True),
     "lstm": Spec(LSTMTagger, lambda rng: [rng.integers(0, 50, (2, 12), dtype=np.int64)], ("tokens",)),

@@ -231,6 +231,9 @@ class _Emitter:
         inputs = list(n.inputs)
         while inputs and inputs[-1] is None:  # a trailing "" input crashes some runtimes
             inputs.pop()
+        optional = n.schema.inputs[len(inputs):n.schema.min_inputs] if n.schema is not None else ()
+        if optional and all(p.optional for p in optional):  # ... yet the least arity counts them: Loop(M, "")
+            inputs += [None] * len(optional)
         proto = onnx.helper.make_node(
             n.op, [self.name(v) if v is not None else "" for v in inputs],
             [self.name(v) if v is not None else "" for v in n.outputs],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from graphopt.errors import GraphoptError, IRError, ModelLoadError
 from graphopt.frontends.onnx_opsets import normalize_node
 from graphopt.ir import protos
 from graphopt.ir.core import Graph, Node, Value
+from graphopt.ir.dtypes import DType
 from graphopt.ir.gcpause import without_gc
 from graphopt.ir.inference import infer_shapes
 from graphopt.ir.tensor import ArrayTensor, Tensor
@@ -28,6 +30,11 @@ logger = logging.getLogger(__name__)
 
 _CONSTANT_VALUE_ATTRS = ("value", "value_float", "value_floats", "value_int", "value_ints",
                          "value_string", "value_strings", "sparse_value")
+MAX_SUBGRAPH_DEPTH = 30
+"""Nesting of If/Loop/Scan bodies the frontend accepts: about what protobuf's parser reads (100 message
+levels), so whatever loads can also be written back."""
+MAX_DENSE_BYTES = 1 << 31
+"""Largest sparse initializer the frontend densifies."""
 
 
 @without_gc
@@ -77,6 +84,7 @@ class _Importer:
 
     def run(self) -> Graph:
         model = self.model
+        _check_text("the model's opset imports", *self.opsets)
         if model.functions:
             try:
                 model = onnx.inliner.inline_local_functions(model)
@@ -86,13 +94,18 @@ class _Importer:
         graph.opset_imports = dict(self.opsets)  # "" records the source opset: the emitter's default
         graph.metadata = {p.key: p.value for p in model.metadata_props}
         graph.doc = model.doc_string
+        _check_text("the model's metadata and doc string", *graph.metadata, *graph.metadata.values(), graph.doc)
         infer_shapes(graph)
         return graph
 
     # -- graphs ------------------------------------------------------------------------
     def graph(self, gp: onnx.GraphProto, scope: _Scope | None) -> Graph:
+        _check_text("a graph name", gp.name)
         g = Graph(name=gp.name or "main")
         local = _Scope(scope, g.name)
+        if local.depth > MAX_SUBGRAPH_DEPTH:
+            raise ModelLoadError(f"graph {g.name!r} is nested {local.depth} subgraphs deep; graphopt reads up to "
+                                 f"{MAX_SUBGRAPH_DEPTH} levels of If/Loop/Scan bodies")
         value_types = {vi.name: protos.type_from_proto(vi.type) for vi in gp.value_info}
         initializer_names = set()
         for t in gp.initializer:
@@ -141,6 +154,7 @@ class _Importer:
 
     def node(self, np_: onnx.NodeProto, index: int, g: Graph, scope: _Scope,
              value_types: dict[str, Any]) -> Node | None:
+        _check_text(f"node {index}", np_.op_type, np_.domain, np_.name, *(a.name for a in np_.attribute))
         where = f"node {np_.name or index} ({np_.op_type})"
         if np_.op_type == "Constant" and np_.domain in ("", "ai.onnx"):
             if len(np_.output) != 1:
@@ -158,6 +172,9 @@ class _Importer:
                 raise
             except Exception as e:
                 raise ModelLoadError(f"{where}: attribute {a.name!r} is malformed: {e}") from e
+        if domain == "":
+            _check_bodies(np_, {k: a.value for k, a in attrs.items()}, where)
+            _check_dtype_attrs(attrs, where)
         outputs: list[Value | None] = []
         for name in np_.output:
             if not name:
@@ -198,18 +215,28 @@ class _Scope:
 
     def __init__(self, parent: _Scope | None, graph_name: str) -> None:
         self.parent = parent
+        self.depth = 0 if parent is None else parent.depth + 1
         self.graph_name = graph_name
         self.names: dict[str, Value] = {}
 
     def define(self, name: str, value: Value, where: str) -> None:
         if not name:
             return
+        _check_text(where, name)
         if name in self.names:
             raise ModelLoadError(f"{where}: value name {name!r} is defined twice in graph {self.graph_name!r} "
                                  "(ONNX graphs must be in SSA form)")
+        outer = self.parent
+        while outer is not None:
+            if name in outer.names:
+                raise ModelLoadError(f"{where}: value name {name!r} in subgraph {self.graph_name!r} shadows a "
+                                     f"value of enclosing graph {outer.graph_name!r} (ONNX names must be unique "
+                                     "across a graph and its subgraphs); rename one of them")
+            outer = outer.parent
         self.names[name] = value
 
     def lookup(self, name: str, user: Node | None) -> Value:
+        _check_text(user.label if user is not None else "a graph output", name)
         scope: _Scope | None = self
         while scope is not None:
             if name in scope.names:
@@ -254,13 +281,70 @@ def _check_against_schema(np_: onnx.NodeProto, version: int, where: str) -> None
 
 
 def _dense(sp: onnx.SparseTensorProto) -> Tensor:
+    """The dense form of a sparse tensor, after checking its indices fit its shape (as ONNX's checker does)."""
     import numpy as np
 
-    values = onnx.numpy_helper.to_array(sp.values)
-    indices = onnx.numpy_helper.to_array(sp.indices)
-    dense = np.zeros(tuple(sp.dims), dtype=values.dtype)
-    flat = dense.reshape(-1)
-    if indices.ndim == 2:
-        indices = np.ravel_multi_index(tuple(indices.T), dense.shape)
-    flat[indices] = values
+    name = sp.values.name
+    values = protos.tensor_from_proto(sp.values).numpy().reshape(-1)
+    indices = protos.tensor_from_proto(sp.indices).numpy()
+    shape = tuple(sp.dims)
+    size = math.prod(shape)
+    if any(d < 0 for d in shape) or size * values.dtype.itemsize > MAX_DENSE_BYTES:
+        raise ModelLoadError(f"sparse tensor {name!r}: dense shape {list(shape)} is negative or too large to "
+                             f"densify (over {MAX_DENSE_BYTES >> 30} GiB)")
+    if indices.ndim == 2 and indices.shape == (len(values), len(shape)) and len(shape) > 0:
+        flat = np.zeros(len(values), np.int64)
+        for axis, d in enumerate(shape):
+            if indices.size and (indices[:, axis].min() < 0 or indices[:, axis].max() >= d):
+                flat = np.full(len(values), -1)
+                break
+            flat = flat * d + indices[:, axis]
+        indices = flat
+    elif indices.ndim != 1 or len(indices) != len(values):
+        raise ModelLoadError(f"sparse tensor {name!r}: indices of shape {list(indices.shape)} do not match "
+                             f"{len(values)} values of a rank-{len(shape)} tensor")
+    if indices.size and (indices.min() < 0 or indices.max() >= size):
+        raise ModelLoadError(f"sparse tensor {name!r}: an index is outside its dense shape {list(shape)}")
+    dense = np.zeros(shape, dtype=values.dtype)
+    dense.reshape(-1)[indices] = values
     return ArrayTensor(dense)
+
+
+def _check_bodies(np_: onnx.NodeProto, attrs: dict[str, Any], where: str) -> None:
+    """If/Loop/Scan bodies must take and give as many values as the node passes and expects."""
+    n_in, n_out = len(np_.input), len(np_.output)
+    expected: list[tuple[str, int | None, int]] = []  # (body, inputs or None if any, least outputs)
+    if np_.op_type == "If":
+        expected = [("then_branch", 0, n_out), ("else_branch", 0, n_out)]
+    elif np_.op_type == "Loop":
+        carried = max(n_in - 2, 0)
+        expected = [("body", 2 + carried, 1 + carried + max(n_out - carried, 0))]
+    elif np_.op_type == "Scan":  # opset 8's Scan takes one more input than its body; inputs are not checked
+        expected = [("body", None, n_out)]
+    for name, inputs, outputs in expected:
+        body = attrs.get(name)
+        if not isinstance(body, Graph):
+            continue
+        wrong_outputs = len(body.outputs) != outputs if np_.op_type == "If" else len(body.outputs) < outputs
+        if wrong_outputs or (inputs is not None and len(body.inputs) != inputs):
+            raise ModelLoadError(f"{where}: its {name} takes {len(body.inputs)} inputs and gives "
+                                 f"{len(body.outputs)} outputs, but the node passes {n_in} inputs and expects "
+                                 f"{n_out} outputs; the subgraph does not fit the node")
+
+
+_DTYPE_ATTRS = ("to", "dtype", "output_dtype")
+
+
+def _check_dtype_attrs(attrs: dict[str, Any], where: str) -> None:
+    """Attributes naming an element type (Cast's ``to`` …) must name one graphopt knows."""
+    for name in _DTYPE_ATTRS:
+        a = attrs.get(name)
+        if a is not None and isinstance(a.value, int) and a.value not in DType._value2member_map_:
+            raise ModelLoadError(f"{where}: attribute {name}={a.value} is no ONNX data type")
+
+
+def _check_text(where: str, *texts: str | bytes) -> None:
+    """Protobuf hands over a string field that is not valid UTF-8 as bytes; refuse it here, not deep inside."""
+    for text in texts:
+        if isinstance(text, bytes):
+            raise ModelLoadError(f"{where}: the string {text[:60]!r} is not valid UTF-8; the file is corrupt")

@@ -498,7 +498,7 @@ class Graph:
         for n in nodes:
             for v in free_values(n):
                 p = _local_producer(v, self)
-                if p is not None and p is not n:
+                if p is not None:  # a node reading its own output is a cycle too
                     deps[n].add(p)
         users: dict[Node, list[Node]] = {n: [] for n in nodes}
         for n, ds in deps.items():
@@ -561,6 +561,13 @@ class Graph:
         if self.memory_plan is not None:
             g.memory_plan = self.memory_plan.remapped(mapping)
         return g
+
+    def to_networkx(self) -> Any:
+        """This graph as a ``networkx.MultiDiGraph`` of values and ops, for analysis and drawing
+        (see :mod:`graphopt.ir.nx_graph`)."""
+        from graphopt.ir.nx_graph import to_networkx
+
+        return to_networkx(self)
 
     def __str__(self) -> str:
         from graphopt.ir.printer import print_graph

@@ -12,18 +12,28 @@ Liveness: a tensor is live from the step of the node that makes it through the
 step of its last reader (a node whose subgraph reads it counts as a reader);
 graph outputs live to the end. Two tensors may share bytes only when their
 lifetimes do not overlap, except that an elementwise op may write its output
-over a same-sized input that dies at that op (in place). Offsets come from a
-best-fit assignment (several orderings are tried; the lowest peak wins).
+over a same-sized input that dies at that op (in place), and a view op
+(Reshape, Flatten, Squeeze, Unsqueeze, Identity) may take over the bytes of a
+data input that dies there, as runtimes alias a view to its input. A Concat
+whose inputs are contiguous runs of its output (only dims of 1 before the
+axis, static shapes) can have the inputs that die at it computed straight
+into their place in its buffer, which then lives from the first of them on;
+the plan does so when that lowers the peak. Offsets come from greedy best-fit
+and first-fit placements in several orders; when none reaches the live-set
+lower bound, a seeded randomized squeaky-wheel search promotes the tensors
+that ended up above the bound, and the lowest peak wins.
 
 A plan describes one node order: any pass that edits the graph afterwards makes
 it stale. :func:`evaluate_in_arena` runs a graph inside its plan's single
-buffer and refuses any write over a live tensor, which is how tests prove a
+buffer and refuses any write over a live tensor (and a Concat built in place
+whose inputs are not already where it needs them), which is how tests prove a
 plan valid.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +56,14 @@ INPLACE_OPS = frozenset({
 })
 """Elementwise ops (default domain) whose output may overwrite a same-shaped input that dies there."""
 
+VIEW_OPS = frozenset({"Flatten", "Identity", "Reshape", "Squeeze", "Unsqueeze"})
+"""Ops whose output has the bytes of their data input (input 0) in another shape."""
+
+REFINE_ROUNDS = 64
+"""Most rounds of the squeaky-wheel refinement per fit rule (fewer on very large graphs)."""
+REFINE_WORK = 4_000_000
+"""Budget of conflict checks for the refinement, so planning stays near-linear on huge graphs."""
+
 
 @dataclass
 class MemoryPlan:
@@ -67,6 +85,8 @@ class MemoryPlan:
     alignment: int = DEFAULT_ALIGNMENT
     dims: dict[str, int] = field(default_factory=dict)
     """Upper bounds used for symbolic dims."""
+    concat_into: dict[Value, Value] = field(default_factory=dict)
+    """Concat input (and each value whose bytes it took over) → the Concat output whose bytes it is computed in."""
 
     @property
     def ratio(self) -> float:
@@ -80,13 +100,16 @@ class MemoryPlan:
 
         return MemoryPlan({m(v): o for v, o in self.offsets.items()}, {m(v): s for v, s in self.sizes.items()},
                           self.peak_bytes, self.lower_bound_bytes, self.no_reuse_bytes, dict(self.unplanned),
-                          {m(o): m(i) for o, i in self.inplace.items()}, self.alignment, dict(self.dims))
+                          {m(o): m(i) for o, i in self.inplace.items()}, self.alignment, dict(self.dims),
+                          {m(v): m(c) for v, c in self.concat_into.items()})
 
     def describe(self) -> str:
         """One line: peak against the lower bound and the no-reuse total."""
         text = (f"planned peak {_fmt(self.peak_bytes)} ({self.ratio:.3f}x the live-set lower bound "
                 f"{_fmt(self.lower_bound_bytes)}; no reuse {_fmt(self.no_reuse_bytes)}), "
                 f"{len(self.offsets)} tensors, {len(self.inplace)} in place")
+        if self.concat_into:
+            text += f", {len(set(self.concat_into.values()))} Concats built in place"
         if not self.unplanned:
             return text
         reasons = Counter(self.unplanned.values()).most_common(1)[0][0]
@@ -205,12 +228,14 @@ def live_peak(spans: Mapping[Any, tuple[int, int]], sizes: Mapping[Any, int]) ->
 
 
 def plan_memory(graph: Graph, *, dims: Mapping[str, int] | None = None, alignment: int = DEFAULT_ALIGNMENT,
-                inplace: bool = True) -> MemoryPlan:
-    """Plan the arena for ``graph``'s intermediate tensors in its current node order."""
+                inplace: bool = True, order: Sequence[Node] | None = None) -> MemoryPlan:
+    """Plan the arena for ``graph``'s intermediate tensors in its current node order (or in ``order``, a
+    topological order of its nodes, to compare schedules without moving nodes)."""
     dims = dict(dims or {})
+    order = list(graph) if order is None else list(order)
     sizes: dict[Value, int] = {}
     unplanned: dict[str, str] = {}
-    for node in graph:
+    for node in order:
         if node.subgraphs():
             unplanned[f"{node.label} bodies"] = "tensors inside subgraphs are not planned; the node's outputs are"
         for out in node.outputs:
@@ -221,34 +246,107 @@ def plan_memory(graph: Graph, *, dims: Mapping[str, int] | None = None, alignmen
                 unplanned[value_label(out)] = reason
             else:
                 sizes[out] = -(-size // alignment) * alignment
-    spans = lifetimes(graph)
-    aliases = _inplace_pairs(graph, spans, sizes) if inplace else {}
+    spans = lifetimes(graph, order)
+    aliases = _inplace_pairs(order, spans, sizes) if inplace else {}
     root: dict[Value, Value] = {}
     for v in sizes:
         root[v] = root[aliases[v]] if v in aliases else v
-    buffer_span: dict[Value, tuple[int, int]] = {}
+    parts = _concat_parts(order, spans, sizes, root) if inplace else {}
+    # Building Concats in place copies nothing but holds each Concat's bytes from its first input on, which
+    # can raise the peak (UNet++'s nested skips): keep it only where it does not.
+    layout = min((_layout(spans, sizes, root, c) for c in ([parts, {}] if parts else [{}])), key=lambda t: t.peak)
+    return MemoryPlan(layout.offsets, layout.sizes, layout.peak, layout.bound, sum(sizes.values()), unplanned,
+                      aliases, alignment, dims, layout.concat_into)
+
+
+@dataclass
+class _Layout:
+    offsets: dict[Value, int]
+    sizes: dict[Value, int]
+    peak: int
+    bound: int
+    concat_into: dict[Value, Value]
+
+
+def _layout(spans: Mapping[Value, tuple[int, int]], sizes: Mapping[Value, int], root: Mapping[Value, Value],
+            parts: Mapping[Value, tuple[Value, int]]) -> _Layout:
+    """Offsets of every sized value: one buffer per alias root, Concat parts inside their Concat's buffer."""
+    sizes = dict(sizes)
+    buffer_of: dict[Value, Value] = {}
+    offset_in: dict[Value, int] = {}
     for v, r in root.items():
+        buffer_of[v], offset_in[v] = parts.get(r, (r, 0))
+        if r in parts:
+            sizes[v] = tensor_bytes(v)[0] or 0  # unpadded: the parts of one Concat sit back to back
+    buffer_span: dict[Value, tuple[int, int]] = {}
+    for v, b in buffer_of.items():
         first, last = spans[v]
-        old = buffer_span.get(r, (first, last))
-        buffer_span[r] = (min(old[0], first), max(old[1], last))
-    buffer_size = {r: sizes[r] for r in buffer_span}
-    placed, peak = _assign(buffer_span, buffer_size)
-    return MemoryPlan({v: placed[r] for v, r in root.items()}, sizes, peak, live_peak(buffer_span, buffer_size),
-                      sum(sizes.values()), unplanned, aliases, alignment, dims)
+        old = buffer_span.get(b, (first, last))
+        buffer_span[b] = (min(old[0], first), max(old[1], last))
+    buffer_size = {b: sizes[b] for b in buffer_span}
+    placed, peak = assign_offsets(buffer_span, buffer_size)
+    return _Layout({v: placed[b] + offset_in[v] for v, b in buffer_of.items()}, sizes, peak,
+                   live_peak(buffer_span, buffer_size), {v: b for v, b in buffer_of.items() if root[v] in parts})
 
 
-def _inplace_pairs(graph: Graph, spans: Mapping[Value, tuple[int, int]], sizes: Mapping[Value, int]
+def _concat_parts(order: Sequence[Node], spans: Mapping[Value, tuple[int, int]], sizes: Mapping[Value, int],
+                  root: Mapping[Value, Value]) -> dict[Value, tuple[Value, int]]:
+    """Buffer (alias root) → (Concat output, byte offset in it) for Concat inputs that can be computed in
+    their place inside the output, so the Concat copies nothing: the Concat's axis has only dims of 1 before
+    it (each input is one contiguous run of the output's bytes), every shape is static, and the input is
+    made by a node of this graph, is not a graph output, is the last value of its buffer, appears once and
+    dies at the Concat (so the output's buffer never holds it past that step)."""
+    last_of: dict[Value, Value] = {}
+    for v in sizes:
+        last_of[root[v]] = v
+    parts: dict[Value, tuple[Value, int]] = {}
+    concats: set[Value] = set()
+    for step, node in enumerate(order):
+        out = node.outputs[0] if node.op == "Concat" and not node.domain else None
+        if out is None or out not in sizes or not _static(out):
+            continue
+        axis = int(node.attr("axis")) % len(out.shape)
+        if int(np.prod(out.shape[:axis])) != 1:
+            continue
+        inputs = [v for v in node.inputs if v is not None]
+        lengths = [tensor_bytes(v)[0] if _static(v) else None for v in inputs]
+        claimed: dict[Value, tuple[Value, int]] = {}
+        offset = 0
+        for v, n in zip(inputs, lengths):
+            r = root.get(v)
+            if (r is not None and r not in parts and r not in concats and last_of[r] is v and spans[v][1] == step
+                    and not v.is_graph_output and inputs.count(v) == 1):
+                claimed[r] = (out, offset)
+            offset += n or 0
+        if claimed and None not in lengths:
+            parts.update(claimed)
+            concats.add(out)
+    return parts
+
+
+def _static(v: Value) -> bool:
+    shape = v.shape
+    return shape is not None and all(isinstance(d, int) for d in shape)
+
+
+def _inplace_pairs(order: Sequence[Node], spans: Mapping[Value, tuple[int, int]], sizes: Mapping[Value, int]
                    ) -> dict[Value, Value]:
-    """Output → input for elementwise nodes that can write over a same-shaped input dying at them."""
+    """Output → input for elementwise nodes that can write over a same-shaped input dying at them, and for
+    view ops whose data input dies at them."""
     pairs: dict[Value, Value] = {}
     taken: set[Value] = set()
-    for step, node in enumerate(graph):
-        if node.domain or node.op not in INPLACE_OPS or len(node.outputs) != 1 or node.outputs[0] not in sizes:
+    for step, node in enumerate(order):
+        out = node.outputs[0] if len(node.outputs) == 1 else None
+        if node.domain or out is None or out not in sizes:
             continue
-        out = node.outputs[0]
-        for v in node.inputs:
-            if (v is not None and v in sizes and v not in taken and spans[v][1] == step
-                    and not v.is_graph_output and v.type == out.type and sizes[v] == sizes[out]):
+        candidates: list[Value] = []
+        if node.op in VIEW_OPS:
+            candidates = [v for v in node.inputs[:1] if v is not None and v.dtype == out.dtype]
+        elif node.op in INPLACE_OPS:
+            candidates = [v for v in node.inputs if v is not None and v.type == out.type]
+        for v in candidates:
+            if v in sizes and v not in taken and spans[v][1] == step and not v.is_graph_output \
+                    and sizes[v] == sizes[out]:
                 pairs[out] = v
                 taken.add(v)
                 break
@@ -256,10 +354,15 @@ def _inplace_pairs(graph: Graph, spans: Mapping[Value, tuple[int, int]], sizes: 
 
 
 Fit = Callable[[list[tuple[int, int]], int], int]
+Placement = tuple[dict[Value, int], int]
+"""Offsets per buffer and the arena size they need."""
 
 
-def _assign(spans: Mapping[Value, tuple[int, int]], sizes: Mapping[Value, int]) -> tuple[dict[Value, int], int]:
-    """Offsets for buffers with the given lifetimes: the best of a few greedy orderings and fit rules."""
+def assign_offsets(spans: Mapping[Any, tuple[int, int]], sizes: Mapping[Any, int], *,
+                   refine_rounds: int = REFINE_ROUNDS) -> Placement:
+    """Offsets for buffers with the given lifetimes (inclusive steps) and sizes, and the arena size: the best
+    of a few greedy orderings and fit rules, refined for up to ``refine_rounds`` rounds per fit rule (see
+    :func:`_refine`) while above the live-set lower bound."""
     position = {v: i for i, v in enumerate(spans)}
     conflicts = _overlapping(spans)
     orderings: list[Callable[[Value], tuple[int, ...]]] = [
@@ -268,13 +371,35 @@ def _assign(spans: Mapping[Value, tuple[int, int]], sizes: Mapping[Value, int]) 
         lambda v: (spans[v][0], -sizes[v], position[v]),                 # in program order
         lambda v: ((spans[v][0] - spans[v][1] - 1) * sizes[v], position[v]),  # largest size x lifetime first
     ]
-    best: tuple[dict[Value, int], int] | None = None
-    for key in orderings:
-        for fit in (_best_fit, _first_fit):
-            offsets, peak = _place(sorted(spans, key=key), conflicts, sizes, fit)
-            if best is None or peak < best[1]:
-                best = offsets, peak
-    return best if best is not None else ({}, 0)
+    placements = [_place(sorted(spans, key=key), conflicts, sizes, fit)
+                  for key in orderings for fit in (_best_fit, _first_fit)]
+    best = min(placements, key=lambda p: p[1])
+    bound = live_peak(spans, sizes)
+    work = len(spans) + sum(len(c) for c in conflicts.values())
+    rounds = min(refine_rounds, REFINE_WORK // max(work, 1))
+    rng = random.Random(0)  # a fixed seed: the same graph always gets the same plan
+    for fit in (_best_fit, _first_fit):
+        best = _refine(best, spans, conflicts, sizes, fit, bound, rounds, rng)
+    return best
+
+
+def _refine(best: Placement, spans: Mapping[Any, tuple[int, int]], conflicts: Mapping[Any, list[Any]],
+            sizes: Mapping[Any, int], fit: Fit, bound: int, rounds: int, rng: random.Random) -> Placement:
+    """Randomized squeaky-wheel search. Each round places the buffers by priority, then by their size times
+    a random factor; every buffer that ends above ``bound`` gains its size in priority, so it goes earlier
+    in the next round. Returns the best placement seen, ``best`` included; stops at the bound."""
+    priority: Counter[Any] = Counter()
+    for _ in range(rounds):
+        if best[1] <= bound:
+            break
+        noise = {v: rng.random() for v in spans}
+        offsets, peak = _place(sorted(spans, key=lambda v: -priority[v] - sizes[v] * noise[v]), conflicts, sizes, fit)
+        if peak < best[1]:
+            best = offsets, peak
+        for v, offset in offsets.items():
+            if offset + sizes[v] > bound:
+                priority[v] += sizes[v]
+    return best
 
 
 def _overlapping(spans: Mapping[Value, tuple[int, int]]) -> dict[Value, list[Value]]:
@@ -292,7 +417,7 @@ def _overlapping(spans: Mapping[Value, tuple[int, int]]) -> dict[Value, list[Val
 
 
 def _place(order: list[Value], conflicts: Mapping[Value, list[Value]], sizes: Mapping[Value, int],
-           fit: Fit) -> tuple[dict[Value, int], int]:
+           fit: Fit) -> Placement:
     offsets: dict[Value, int] = {}
     peak = 0
     for v in order:
@@ -331,7 +456,8 @@ class _ArenaValues(dict):  # type: ignore[type-arg]
     """The interpreter's value table for the top graph: planned tensors are copied into views of the arena.
 
     Writing a tensor checks that its bytes overlap no live tensor (except the dying input an in-place
-    output reuses); dropping a tensor frees its bytes.
+    output reuses, and the inputs a Concat built in place); dropping a tensor frees its bytes. Concat inputs
+    built in place are written in C order, the layout their Concat expects.
     """
 
     def __init__(self, plan: MemoryPlan, arena: np.ndarray) -> None:
@@ -339,6 +465,9 @@ class _ArenaValues(dict):  # type: ignore[type-arg]
         self.plan = plan
         self.arena = arena
         self.live: dict[Value, tuple[int, int]] = {}
+        self.parts: dict[Value, set[Value]] = {}
+        for part, concat in plan.concat_into.items():
+            self.parts.setdefault(concat, set()).add(part)
 
     def __setitem__(self, v: Value, result: Any) -> None:
         if v not in self.plan.offsets:
@@ -349,15 +478,28 @@ class _ArenaValues(dict):  # type: ignore[type-arg]
         start, size = self.plan.offsets[v], self.plan.sizes[v]
         if result.nbytes > size:
             raise EvaluationError(f"tensor {value_label(v)} needs {result.nbytes} bytes; its plan holds {size}")
-        allowed = self.plan.inplace.get(v)
+        allowed = self.parts.get(v, set()) | {self.plan.inplace.get(v)}
         for other, (lo, hi) in self.live.items():
-            if other is not allowed and lo < start + result.nbytes and start < hi:
+            if other not in allowed and lo < start + result.nbytes and start < hi:
                 raise EvaluationError(f"writing {value_label(v)} at [{start}, {start + result.nbytes}) would "
                                       f"overwrite live tensor {value_label(other)} at [{lo}, {hi})")
-        view = np.ndarray(result.shape, result.dtype, buffer=self.arena, offset=start, strides=_dense_strides(result))
+        self._check_parts_in_place(v, result, start)
+        strides = None if v in self.plan.concat_into else _dense_strides(result)
+        view = np.ndarray(result.shape, result.dtype, buffer=self.arena, offset=start, strides=strides)
         np.copyto(view, result)
         self.live[v] = (start, start + result.nbytes)
         super().__setitem__(v, view)
+
+    def _check_parts_in_place(self, concat: Value, result: np.ndarray, start: int) -> None:
+        """A Concat built in place must find each live input's bytes already where its result puts them
+        (a runtime would not copy them)."""
+        data = np.ascontiguousarray(result).reshape(-1).view(np.uint8)
+        for part in self.parts.get(concat, ()):
+            if part in self.live:
+                lo, hi = self.live[part]
+                if not np.array_equal(self.arena[lo:hi], data[lo - start:hi - start]):
+                    raise EvaluationError(f"Concat input {value_label(part)} is not where {value_label(concat)} "
+                                          f"expects it in the arena")
 
     def pop(self, v: Value, default: Any = None) -> Any:
         self.live.pop(v, None)

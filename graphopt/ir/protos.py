@@ -24,7 +24,9 @@ def tensor_from_proto(proto: onnx.TensorProto, base_dir: Path | None = None) -> 
 
     External locations must stay inside ``base_dir`` (the model's directory).
     """
-    dtype = DType(proto.data_type)
+    dtype = _dtype(proto.data_type, f"tensor {proto.name!r}")
+    if dtype == DType.UNDEFINED:
+        raise ModelLoadError(f"tensor {proto.name!r} has no element type (data_type 0)")
     shape = tuple(proto.dims)
     if proto.data_location == onnx.TensorProto.EXTERNAL:
         info = {e.key: e.value for e in proto.external_data}
@@ -33,9 +35,7 @@ def tensor_from_proto(proto: onnx.TensorProto, base_dir: Path | None = None) -> 
             raise ModelLoadError(f"tensor {proto.name!r} uses external data {location!r} but the model "
                                  "was given as a proto with no directory; load it from its file path")
         path = _confined(base_dir, location, proto.name)
-        offset = int(info.get("offset", 0))
-        length = int(info["length"]) if "length" in info else None
-        return ExternalTensor(path, offset, length, dtype, shape)
+        return _external(proto.name, path, info, dtype, shape)
     if proto.raw_data and dtype.bits >= 8 and dtype != DType.STRING:  # the common case: no copy, no helper
         expected = (math.prod(shape) if shape else 1) * dtype.numpy.itemsize
         if len(proto.raw_data) != expected:
@@ -58,7 +58,35 @@ def _text(item: object) -> object:
     return item.decode("utf-8", "surrogateescape") if isinstance(item, bytes) else item
 
 
+def _dtype(code: int, where: str) -> DType:
+    try:
+        return DType(code)
+    except ValueError:
+        raise ModelLoadError(f"{where} has element type {code}, which is no ONNX data type; the model may be "
+                             "corrupt or newer than this graphopt") from None
+
+
+def _external(name: str, path: Path, info: dict[str, str], dtype: DType, shape: tuple[int, ...]) -> Tensor:
+    """A lazily mapped tensor, once its offset and length are numbers that fit inside the file."""
+    try:
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else None
+    except ValueError:
+        raise ModelLoadError(f"tensor {name!r}: external data offset/length {info.get('offset')!r}/"
+                             f"{info.get('length')!r} are not integers") from None
+    if any(d < 0 for d in shape):
+        raise ModelLoadError(f"tensor {name!r} has negative dims {list(shape)}")
+    needed = (math.prod(shape) * dtype.bits + 7) // 8
+    file_size = path.stat().st_size
+    if offset < 0 or (length is not None and length < needed) or offset + needed > file_size:
+        raise ModelLoadError(f"tensor {name!r}: its shape {list(shape)} and dtype {dtype.name} need {needed} bytes "
+                             f"at offset {offset} (length {length}), but {str(path)!r} holds {file_size} bytes")
+    return ExternalTensor(path, offset, length, dtype, shape)
+
+
 def _confined(base_dir: Path, location: str, tensor: str) -> Path:
+    if "\0" in location:
+        raise ModelLoadError(f"tensor {tensor!r}: external data location {location!r} contains a NUL byte")
     base = base_dir.resolve()
     path = (base / location).resolve()
     if not location or Path(location).is_absolute() or not path.is_relative_to(base):
@@ -97,7 +125,7 @@ def type_from_proto(proto: onnx.TypeProto) -> Type:
         shape: tuple[Dim, ...] | None = None
         if t.HasField("shape"):
             shape = tuple(_dim_from_proto(d) for d in t.shape.dim)
-        return TensorType(DType(t.elem_type), shape)
+        return TensorType(_dtype(t.elem_type, "a value's type"), shape)
     if which == "sequence_type":
         return SequenceType(type_from_proto(proto.sequence_type.elem_type))
     if which == "optional_type":
@@ -122,7 +150,7 @@ def type_to_proto(t: Type) -> onnx.TypeProto:
             proto.tensor_type.shape.SetInParent()
             for d in t.shape:
                 dim = proto.tensor_type.shape.dim.add()
-                if isinstance(d, int):
+                if isinstance(d, int) and 0 <= d < 2**63:  # a dim past int64 (a nonsense model) stays unknown
                     dim.dim_value = d
                 elif isinstance(d, str):
                     dim.dim_param = d

@@ -94,7 +94,8 @@ class _Verifier:
                 raise VerificationError(f"{where}: {n.op} is not an op of the canonical ONNX opset")
             return
         n_in = len(n.inputs)
-        if not schema.min_inputs <= n_in <= schema.max_inputs:
+        trimmed = all(p.optional for p in schema.inputs[n_in:schema.min_inputs])  # omitted trailing optionals
+        if not (schema.min_inputs <= n_in or trimmed) or n_in > schema.max_inputs:
             raise VerificationError(f"{where}: takes {schema.min_inputs}..{schema.max_inputs} inputs, has {n_in}")
         for i, v in enumerate(n.inputs):
             param = schema.inputs[min(i, len(schema.inputs) - 1)] if schema.inputs else None

@@ -3,50 +3,47 @@
 from __future__ import annotations
 
 import difflib
-import html
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from graphopt.ir.core import Graph
+from graphopt.ir.core import Graph, Node, Value
 from graphopt.passes.base import Pass, PassResult
+from graphopt.passes.dump_html import MAX_REGION_NODES, PassRun, Picture, Region, RegionNode, render_index
 from graphopt.passes.instruments import Instrument
 
+MAX_READERS = 4
+"""Readers drawn per value of a changed node: a hub value read by hundreds of nodes would swamp the picture."""
 
-@dataclass
-class _Entry:
-    index: int
-    pass_name: str
-    seconds: float
-    nodes_before: int
-    nodes_after: int
-    modified: bool
-    stem: str | None
+Signature = tuple[str, tuple[Value | None, ...], tuple[Value | None, ...], tuple[Any, ...]]
 
 
 class DumpIR(Instrument):
     """Writes ``000_input.txt``, then ``NNN_<pass>.txt`` and ``.diff`` (and ``.onnx`` with ``onnx=True``)
-    for each pass that changed the graph, and ``index.html`` summarizing every pass run."""
+    for each pass that changed the graph, and ``index.html`` summarizing every pass run with a plot and a
+    before/after picture of what each changed pass touched."""
 
     def __init__(self, directory: str | Path, *, onnx: bool = False) -> None:
         self.dir = Path(directory)
         self.onnx = onnx
-        self.entries: list[_Entry] = []
+        self.entries: list[PassRun] = []
+        self.regions: dict[str, Region] = {}
         self._previous = ""
         self._counter = 0
-        self._nodes_before = 0
+        self._snapshot: dict[Node, Signature] = {}
+        self._constants = 0
 
     def enter_pipeline(self, graph: Graph) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         for old in self.dir.glob("[0-9][0-9][0-9]_*"):
             old.unlink()
         self._previous = self._write("000_input", graph)
-
-    def before_pass(self, pass_: Pass, graph: Graph) -> None:
-        self._nodes_before = _count(graph)
+        self._snapshot, self._constants = _snapshot(graph), len(graph.constants)
 
     def after_pass(self, pass_: Pass, graph: Graph, result: PassResult, seconds: float) -> None:
         stem = None
+        nodes_before = len(self._snapshot)
         if result.modified:
             self._counter += 1
             stem = f"{self._counter:03d}_{_slug(pass_.name)}"
@@ -55,11 +52,14 @@ class DumpIR(Instrument):
                                         fromfile="before", tofile=f"after {pass_.name}")
             (self.dir / f"{stem}.diff").write_text("".join(diff))
             self._previous = text
-        self.entries.append(_Entry(len(self.entries) + 1, pass_.name, seconds, self._nodes_before, _count(graph),
-                                   result.modified, stem))
+            after = _snapshot(graph)
+            self.regions[stem] = _region(self._snapshot, after, self._constants, len(graph.constants))
+            self._snapshot, self._constants = after, len(graph.constants)
+        self.entries.append(PassRun(len(self.entries) + 1, pass_.name, seconds, nodes_before, len(self._snapshot),
+                                    result.modified, stem))
 
     def exit_pipeline(self, graph: Graph) -> None:
-        (self.dir / "index.html").write_text(self._index())
+        (self.dir / "index.html").write_text(render_index(self.entries, self.regions, self.onnx))
 
     def _write(self, stem: str, graph: Graph) -> str:
         text = str(graph)
@@ -70,31 +70,75 @@ class DumpIR(Instrument):
             save_onnx(graph, self.dir / f"{stem}.onnx")
         return text
 
-    def _index(self) -> str:
-        rows = []
-        for e in self.entries:
-            links = (f'<a href="{e.stem}.txt">IR</a> <a href="{e.stem}.diff">diff</a>'
-                     + (f' <a href="{e.stem}.onnx">onnx</a>' if self.onnx else "")) if e.stem else ""
-            delta = e.nodes_after - e.nodes_before
-            rows.append(f"<tr class=\"{'changed' if e.modified else 'same'}\"><td>{e.index}</td>"
-                        f"<td>{html.escape(e.pass_name)}</td><td>{1000 * e.seconds:.2f}</td>"
-                        f"<td>{e.nodes_before}</td><td>{e.nodes_after}</td><td>{delta:+d}</td><td>{links}</td></tr>")
-        total = sum(e.seconds for e in self.entries)
-        return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>graphopt pass dump</title>
-<style>body{{font-family:sans-serif}} td,th{{padding:2px 10px;text-align:right}} tr.same{{color:#999}}</style>
-</head><body>
-<h1>graphopt pass dump</h1>
-<p>{len(self.entries)} pass runs, {sum(e.modified for e in self.entries)} changed the graph,
-{1000 * total:.1f} ms in passes. <a href="000_input.txt">input IR</a></p>
-<table><tr><th>#</th><th>pass</th><th>ms</th><th>nodes before</th><th>after</th><th>delta</th><th></th></tr>
-{chr(10).join(rows)}
-</table></body></html>
-"""
+
+def _snapshot(graph: Graph) -> dict[Node, Signature]:
+    """Every node (at any depth, in order) with what a rewrite can change about it. Holding the values keeps
+    them alive, so identity comparisons stay meaningful after the pass drops them."""
+    return {n: (n.qualified_op, n.inputs, n.outputs, tuple(n.attrs.items())) for n in graph.walk()}
 
 
-def _count(graph: Graph) -> int:
-    return sum(1 for _ in graph.walk())
+def _same(a: Signature, b: Signature) -> bool:
+    return a[0] == b[0] and _identical(a[1], b[1]) and _identical(a[2], b[2]) and len(a[3]) == len(b[3]) \
+        and all(ka == kb and va is vb for (ka, va), (kb, vb) in zip(a[3], b[3]))
+
+
+def _identical(xs: tuple[Any, ...], ys: tuple[Any, ...]) -> bool:
+    return len(xs) == len(ys) and all(x is y for x, y in zip(xs, ys))
+
+
+def _region(before: dict[Node, Signature], after: dict[Node, Signature], constants_before: int,
+            constants_after: int) -> Region:
+    """The nodes a pass removed or rewrote (before) and added or rewrote (after), each with its neighbours;
+    a node that kept its op, attributes and outputs but reads other values is marked rewired."""
+    removed = [n for n, sig in before.items() if n not in after or not _same(sig, after[n])]
+    added = [n for n, sig in after.items() if n not in before or not _same(sig, before[n])]
+    rewired = {n for n in removed if n in after and _rewired(before[n], after[n])}
+    region = Region(_picture(before, removed, "removed", rewired), _picture(after, added, "added", rewired))
+    if constants_before != constants_after:
+        region.after.note = f"constants {constants_before} → {constants_after}"
+    return region
+
+
+def _rewired(a: Signature, b: Signature) -> bool:
+    return a[0] == b[0] and _identical(a[2], b[2]) and _same((a[0], (), (), a[3]), (b[0], (), (), b[3]))
+
+
+def _picture(nodes: dict[Node, Signature], changed: list[Node], status: str, rewired: set[Node]) -> Picture:
+    producer: dict[Value, Node] = {}
+    readers: dict[Value, list[Node]] = {}
+    for n, (_, ins, outs, _) in nodes.items():
+        producer.update((o, n) for o in outs if o is not None)
+        for v in ins:
+            if v is not None:
+                readers.setdefault(v, []).append(n)
+    shown = changed[:MAX_REGION_NODES]
+    keep = set(shown)
+    for n in shown:
+        _, ins, outs, _ = nodes[n]
+        keep.update(producer[v] for v in ins if v is not None and v in producer)
+        keep.update(r for v in _present(outs) for r in readers.get(v, ())[:MAX_READERS])
+    order = [n for n in nodes if n in keep]
+    index = {n: i for i, n in enumerate(order)}
+    marked = set(shown)
+    picture = Picture([RegionNode(nodes[n][0], _name(nodes[n][2]),
+                                  "context" if n not in marked else "rewired" if n in rewired else status)
+                       for n in order], omitted=len(changed) - len(shown))
+    for n in order:
+        for v in _present(nodes[n][1]):
+            p = producer.get(v)
+            if p in index and (p in marked or n in marked):
+                picture.edges.append((index[p], index[n]))
+    return picture
+
+
+def _present(values: Iterable[Value | None]) -> Iterable[Value]:
+    return (v for v in values if v is not None)
+
+
+def _name(outputs: tuple[Value | None, ...]) -> str:
+    names = [v.name for v in outputs if v is not None and v.name]
+    text = ", ".join(names)
+    return text if len(text) <= 24 else "…" + text[-23:]  # the tail of a long scoped name says the most
 
 
 def _slug(name: str) -> str:

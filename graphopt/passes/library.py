@@ -5,10 +5,13 @@ from graphopt.passes.optimize import (  # noqa: F401
     fuse_conv_bias,
     fuse_matmul_add,
     fuse_pad,
+    fuse_slices,
     replace_patterns,
 )
 from graphopt.passes.post import (  # noqa: F401
     layout,
+    nchwc,
+    ort_attention,
     plan_memory,
     schedule,
 )

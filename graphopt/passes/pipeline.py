@@ -14,6 +14,7 @@ from pathlib import Path
 
 from graphopt.ir.core import Graph
 from graphopt.ir.gcpause import gc_paused
+from graphopt.ir.verifier import verify
 from graphopt.passes.base import Pass, PassError, get_pass, registered_passes
 from graphopt.passes.instruments import Instrument, VerifyEach
 from graphopt.passes.manager import PassManager, Stage
@@ -22,9 +23,9 @@ STAGE_ORDER: dict[str, tuple[int, list[str], bool]] = {
     # stage: (lowest O-level that runs it, pass names in order, iterate to a fixed point?)
     "pre": (1, ["infer-shapes", "eliminate-noops", "simplify", "fold-constants", "fuse-batchnorm", "sink-reshapes",
                 "cse", "dce"], True),
-    "optimize": (2, ["replace-patterns", "fuse-conv-bias", "fuse-pad", "fuse-matmul-add",
+    "optimize": (2, ["replace-patterns", "fuse-slices", "fuse-conv-bias", "fuse-pad", "fuse-matmul-add",
                      "fuse-activation", "dce"], True),
-    "post": (2, ["layout", "dce", "schedule", "plan-memory"], False),
+    "post": (2, ["layout", "ort-attention", "nchwc", "dce", "schedule", "plan-memory"], False),
 }
 LEVELS = {"O0": 0, "O1": 1, "O2": 2, "O3": 3}
 MAX_FIXED_POINT_ITERATIONS = 8
@@ -117,7 +118,8 @@ def optimize(
 ) -> Graph:
     """Return an optimized copy of ``graph``; the input is never modified.
 
-    ``O0`` only verifies. ``dump_dir`` turns on :class:`~graphopt.passes.dump.DumpIR`.
+    An O-level verifies the input first (``O0`` does nothing else); a custom pipeline gets the graph as
+    it is. ``dump_dir`` turns on :class:`~graphopt.passes.dump.DumpIR`.
     """
     stages = build_stages(pipeline, target, disable)
     result = graph.copy()
@@ -128,6 +130,8 @@ def optimize(
         extra.append(DumpIR(dump_dir))
     if pipeline == "O0" and not any(isinstance(i, VerifyEach) for i in instruments):
         extra.append(VerifyEach())
+    elif isinstance(pipeline, str) and pipeline in LEVELS and not any(isinstance(i, VerifyEach) for i in instruments):
+        verify(result)  # the O-levels' passes rely on a well-formed graph: a malformed one stops here, named
     with gc_paused():  # passes allocate many small objects that live on; see graphopt.ir.gcpause
         PassManager(stages, [*instruments, *extra]).run(result)
     return result

@@ -103,7 +103,7 @@ class Op(Pattern):
         if len(ins) != len(self.inputs):
             return f"{self.op} has {len(node.inputs)} inputs, pattern expects {len(self.inputs)}"
         orders = [ins, ins[::-1]] if self.commutative and len(ins) == 2 else [ins]
-        reason = None
+        reasons: list[str] = []
         for order in orders:
             trial = m.fork()
             reason = trial.bind(self.name, node) or next(
@@ -111,7 +111,10 @@ class Op(Pattern):
             if reason is None:
                 m.adopt(trial, node)
                 return None
-        return reason
+            reasons.append(reason)
+        if len(reasons) == 2 and reasons[0] != reasons[1]:
+            return f"{self.op} operands as written: {reasons[0]}; swapped: {reasons[1]}"
+        return reasons[0]
 
 
 def var(name: str | None = None) -> Var:

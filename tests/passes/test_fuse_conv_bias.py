@@ -94,21 +94,21 @@ REFUSALS = [
   %c: f32[N,2,3,3] = Conv(%x, %w)
   %y: f32[N,2,3,3] = Add(%c, %k)
   return %y, %c
-}""", None),
+}""", "Conv output has 2 users"),
     ("addend-not-constant", """
 graph main(%x: f32[N,1,3,3], %k: f32[2,1,1]) {
   %w: f32[2,1,1,1] = const [[[[1.0]]], [[[2.0]]]]
   %c: f32[N,2,3,3] = Conv(%x, %w)
   %y: f32[N,2,3,3] = Add(%c, %k)
   return %y
-}""", None),
+}""", "c is not a constant"),
     ("weights-not-constant", """
 graph main(%x: f32[N,1,3,3], %w: f32[2,1,1,1]) {
   %k: f32[2,1,1] = const [[[0.5]], [[-1.0]]]
   %c: f32[N,2,3,3] = Conv(%x, %w)
   %y: f32[N,2,3,3] = Mul(%c, %k)
   return %y
-}""", None),
+}""", "w is not a constant"),
     ("dtype-mismatch", HEAD + """
   %k: f64[2,1,1] = const [[[0.5]], [[-1.0]]]
   %c: f32[N,2,3,3] = Conv(%x, %w)
@@ -119,9 +119,9 @@ graph main(%x: f32[N,1,3,3], %w: f32[2,1,1,1]) {
 
 
 @pytest.mark.parametrize(("text", "reason"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
-def test_refusal(text: str, reason: str | None) -> None:
+def test_refusal(text: str, reason: str) -> None:
     p = FuseConvBias()
     check_unchanged(p, text)
     refused = {r for s in p.last_report.stats.values() for r in s.refused}
-    # commutative patterns report the reason of the last operand order tried (Conv on the right)
-    assert reason in refused if reason else refused == {"expected Conv, found a graph input or constant"}
+    # commutative patterns report why each operand order failed
+    assert any(reason in r for r in refused), refused

@@ -61,21 +61,21 @@ graph main(%x: f32[N,3]) {{
   %m: f32[N,2] = MatMul(%x, %w)
   %y: f32[N,2] = Add(%m, %c)
   return %y, %m
-}}""", None),
+}}""", "MatMul output has 2 users"),
     ("b-not-constant", """
 graph main(%x: f32[N,3], %w: f32[3,2]) {
   %c: f32[2] = const [0.5, -1.0]
   %m: f32[N,2] = MatMul(%x, %w)
   %y: f32[N,2] = Add(%m, %c)
   return %y
-}""", None),
+}""", "b is not a constant"),
 ]
 
 
 @pytest.mark.parametrize(("text", "reason"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
-def test_refusal(text: str, reason: str | None) -> None:
+def test_refusal(text: str, reason: str) -> None:
     p = FuseMatMulAdd()
     check_unchanged(p, text)
     refused = {r for s in p.last_report.stats.values() for r in s.refused}
-    # commutative patterns report the reason of the last operand order tried (MatMul on the right)
-    assert reason in refused if reason else refused == {"expected MatMul, found a graph input or constant"}
+    # commutative patterns report why each operand order failed
+    assert any(reason in r for r in refused), refused

@@ -23,7 +23,7 @@ def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.mark.parametrize("target", [None, "onnxruntime"])
 def test_o2_matches_original(model: zoo.ZooModel, target: str | None, tmp_path: Path) -> None:
     graph = graphopt.load(model.path)
-    optimized = graphopt.optimize(graph, "O2", target=target)
+    optimized = graphopt.optimize(graph, "O2", target=target, disable=["nchwc"])  # nchwc: tests/passes/test_nchwc.py
     assert sum(n.op == "FusedConv" for n in optimized) >= 3
     emitted = graphopt.to_onnx(optimized, target=target)
     domains = {n.domain for n in emitted.graph.node}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import graphopt
 from graphopt.ir import evaluate, parse
@@ -36,10 +37,10 @@ UNET = HEADER + "\n" + ENCODER + SKIP + MIDDLE + DECODER
 
 def test_schedule_delays_the_skip_branch_and_lowers_the_peak():
     original, graph, result = check_rewrite(Schedule(), UNET, HEADER + "\n" + ENCODER + MIDDLE + SKIP + DECODER)
-    assert result.counts == {"graphs_reordered": 1, "graphs_skipped": 0, "bytes_saved": 1024}
+    assert result.counts == {"graphs_reordered": 1, "graphs_skipped": 0, "bytes_saved": 4096}
     before, after = plan_memory(original), plan_memory(graph)
     assert after.peak_bytes < before.peak_bytes
-    assert (before.peak_bytes, after.peak_bytes, after.lower_bound_bytes) == (25 * 1024, 22 * 1024, 21 * 1024)
+    assert (before.peak_bytes, after.peak_bytes, after.lower_bound_bytes) == (25 * 1024, 21 * 1024, 21 * 1024)
     check_numerics(original, graph)
     feeds = random_inputs(graph, 0)
     np.testing.assert_array_equal(evaluate_in_arena(graph, feeds, after)[0], evaluate(original, feeds)[0])
@@ -58,7 +59,7 @@ def test_schedule_keeps_a_good_order_and_skips_unsized_graphs():
     }"""
     assert check_unchanged(Schedule(), symbolic).counts["graphs_skipped"] == 1
     bounded = parse(symbolic)
-    assert Schedule(dims="N:4")(bounded).counts == {"graphs_reordered": 1, "graphs_skipped": 0, "bytes_saved": 1008}
+    assert Schedule(dims="N:4")(bounded).counts == {"graphs_reordered": 1, "graphs_skipped": 0, "bytes_saved": 960}
     assert [n.op for n in bounded] == ["Exp", "ReduceSum", "Sin", "ReduceSum", "Add"]
 
 
@@ -79,3 +80,19 @@ def test_o2_pipeline_schedules_and_plans():
     feeds = random_inputs(graph, 1)
     np.testing.assert_allclose(evaluate_in_arena(graph, feeds)[0], evaluate(parse(UNET), feeds)[0],
                                rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_schedule_lowers_the_planned_peak_of_unet_plus_plus(tmp_path):
+    """UNet++'s reference order computes each nested decoder column as soon as it can; running the backbone
+    first and the nested nodes later leaves fewer skips alive at the widest Concat."""
+    from tests import zoo
+
+    model = zoo.export("unetpp", tmp_path)
+    graph = graphopt.load(model.path)
+    original = graphopt.optimize(graph, "O2", disable=["schedule"])
+    scheduled = graphopt.optimize(graph, "O2")
+    before, after = original.memory_plan, scheduled.memory_plan
+    assert after.peak_bytes < before.peak_bytes and after.peak_bytes <= 1.05 * after.lower_bound_bytes
+    for got, want in zip(evaluate_in_arena(scheduled, model.inputs), evaluate(graph, model.inputs)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

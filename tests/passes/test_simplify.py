@@ -196,6 +196,87 @@ graph main(%x: f32[N,6,8]) {
   %y: f32[N,4,4] = Slice(%x, %s, %e, %a, %p)
   return %y
 }""", 0),
+    ("slice-slice-same-axis-steps", """
+graph main(%x: f32[N,10]) {
+  %s1: i64[1] = const [1]
+  %e1: i64[1] = const [9]
+  %a: i64[1] = const [1]
+  %p1: i64[1] = const [2]
+  %e2: i64[1] = const [100]
+  %t: f32[N,4] = Slice(%x, %s1, %e1, %a, %p1)
+  %y: f32[N,3] = Slice(%t, %s1, %e2, %a)
+  return %y
+}""", """
+graph main(%x: f32[N,10]) {
+  %s: i64[1] = const [3]
+  %e: i64[1] = const [9]
+  %a: i64[1] = const [1]
+  %p: i64[1] = const [2]
+  %y: f32[N,3] = Slice(%x, %s, %e, %a, %p)
+  return %y
+}""", 0),
+    ("slice-slice-reversed-then-cut-and-other-axis", """
+graph main(%x: f32[10,N]) {
+  %s1: i64[1] = const [-1]
+  %e1: i64[1] = const [-11]
+  %a1: i64[1] = const [0]
+  %s2: i64[2] = const [5, 1]
+  %e2: i64[2] = const [10, 1000]
+  %a2: i64[2] = const [-2, 1]
+  %t: f32[10,N] = Slice(%x, %s1, %e1, %a1, %s1)
+  %y: f32[5,M] = Slice(%t, %s2, %e2, %a2)
+  return %y
+}""", """
+graph main(%x: f32[10,N]) {
+  %s: i64[2] = const [4, 1]
+  %e: i64[2] = const [-9223372036854775808, 1000]
+  %a: i64[2] = const [0, 1]
+  %p: i64[2] = const [-1, 1]
+  %y: f32[5,M] = Slice(%x, %s, %e, %a, %p)
+  return %y
+}""", 0),
+    ("transpose-of-unit-dims-to-reshape", """
+graph main(%x: f32[N,1,16], %z: f32[N,S,1,4]) {
+  %a: f32[1,N,16] = Transpose(%x) {perm=[1, 0, 2]}
+  %b: f32[N,1,S,4] = Transpose(%z) {perm=[0, 2, 1, 3]}
+  return %a, %b
+}""", """
+graph main(%x: f32[N,1,16], %z: f32[N,S,1,4]) {
+  %s1: i64[3] = const [1, -1, 16]
+  %a: f32[1,N,16] = Reshape(%x, %s1)
+  %s2: i64[4] = const [0, 1, -1, 4]
+  %b: f32[N,1,S,4] = Reshape(%z, %s2)
+  return %a, %b
+}""", 0),
+    ("transpose-of-unit-dims-merges-into-the-next-transpose-first", """
+graph main(%x: f32[2,1,3]) {
+  %t1: f32[1,2,3] = Transpose(%x) {perm=[1, 0, 2]}
+  %t2: f32[1,3,2] = Transpose(%t1) {perm=[0, 2, 1]}
+  return %t2
+}""", """
+graph main(%x: f32[2,1,3]) {
+  %t2: f32[1,3,2] = Transpose(%x) {perm=[1, 2, 0]}
+  return %t2
+}""", 0),
+    ("view-chains-become-one-reshape", """
+graph main(%x: f32[2,3,4]) {
+  %a0: i64[1] = const [0]
+  %a3: i64[1] = const [3]
+  %t: i64[2] = const [6, 4]
+  %u: f32[1,2,3,4] = Unsqueeze(%x, %a0)
+  %r: f32[6,4] = Reshape(%u, %t)
+  %v: f32[1,6,4] = Unsqueeze(%r, %a0)
+  %w: f32[1,6,4,1] = Unsqueeze(%v, %a3)
+  %f: f32[6,4] = Flatten(%w) {axis=2}
+  %y: f32[6,4] = Relu(%f)
+  return %y
+}""", """
+graph main(%x: f32[2,3,4]) {
+  %0: i64[2] = const [6, 4]
+  %f: f32[6,4] = Reshape(%x, %0)
+  %y: f32[6,4] = Relu(%f)
+  return %y
+}""", 0),
     ("cast-f16-f32-f64", """
 graph main(%x: f16[N]) {
   %a: f32[N] = Cast(%x) {to=1}
@@ -399,30 +480,59 @@ graph main(%x: f32[N,12], %s: i64[2]) {
   return %r2
 }""", "reshape-reshape", "the target shape is not constant"),
     ("squeeze-other-axes", """
-graph main(%x: f32[N,3]) {
+graph main(%x: f32[N,1]) {
   %a: i64[1] = const [0]
-  %b: i64[1] = const [1]
-  %u: f32[1,N,3] = Unsqueeze(%x, %a)
-  %s: f32[1,3] = Squeeze(%u, %b)
+  %b: i64[1] = const [2]
+  %u: f32[1,N,1] = Unsqueeze(%x, %a)
+  %s: f32[1,N] = Squeeze(%u, %b)
   return %s
-}""", "squeeze-unsqueeze", "the axes differ ([0] vs [1])"),
+}""", "squeeze-unsqueeze", "the axes differ ([0] vs [2])"),
     ("unsqueeze-squeeze-symbolic-dim", """
-graph main(%x: f32[N,3]) {
+graph main(%x: f32[N,3,M]) {
   %a: i64[1] = const [0]
-  %s: f32[3] = Squeeze(%x, %a)
-  %u: f32[1,3] = Unsqueeze(%s, %a)
+  %s: f32[3,M] = Squeeze(%x, %a)
+  %u: f32[1,3,M] = Unsqueeze(%s, %a)
   return %u
 }""", "unsqueeze-squeeze", "not all statically 1"),
-    ("slice-slice-same-axis", """
-graph main(%x: f32[N,6]) {
+    ("squeeze-of-unsqueeze-symbolic-result", """
+graph main(%x: f32[N,1]) {
+  %a: i64[1] = const [0]
+  %b: i64[1] = const [2]
+  %u: f32[1,N,1] = Unsqueeze(%x, %a)
+  %s: f32[1,N] = Squeeze(%u, %b)
+  return %s
+}""", "squeeze-of-unsqueeze", "the result shape (1, 'N') is not static"),
+    ("slice-slice-same-symbolic-axis", """
+graph main(%x: f32[6,N]) {
   %s: i64[1] = const [1]
   %e: i64[1] = const [5]
   %a: i64[1] = const [-1]
   %b: i64[1] = const [1]
-  %t: f32[N,4] = Slice(%x, %s, %e, %a)
-  %y: f32[N,3] = Slice(%t, %s, %e, %b)
+  %t: f32[6,4] = Slice(%x, %s, %e, %a)
+  %y: f32[6,3] = Slice(%t, %s, %e, %b)
   return %y
-}""", "slice-slice", "both slices cut axes [1]"),
+}""", "slice-slice", "both slices cut axis 1, whose length (N) is not static"),
+    ("transpose-of-real-dims", """
+graph main(%x: f32[2,1,3]) {
+  %t: f32[3,1,2] = Transpose(%x) {perm=[2, 1, 0]}
+  return %t
+}""", "transpose-to-reshape", "it reorders dims that are not statically 1"),
+    ("transpose-of-unit-dims-with-two-moved-symbols", """
+graph main(%x: f32[1,N,M]) {
+  %t: f32[N,M,1] = Transpose(%x) {perm=[1, 2, 0]}
+  return %t
+}""", "transpose-to-reshape", "more than one dim is neither static nor kept in place"),
+    ("slice-slice-reversed-from-before-the-axis", """
+graph main(%x: f32[4]) {
+  %s1: i64[1] = const [-9]
+  %e1: i64[1] = const [-9]
+  %p1: i64[1] = const [-1]
+  %s2: i64[1] = const [0]
+  %e2: i64[1] = const [1]
+  %t: f32[0] = Slice(%x, %s1, %e1, %s2, %p1)
+  %y: f32[0] = Slice(%t, %s2, %e2, %s2)
+  return %y
+}""", "slice-slice", "which runtimes read differently"),
     ("cast-through-narrower-float", """
 graph main(%x: f32[N]) {
   %a: f16[N] = Cast(%x) {to=10}

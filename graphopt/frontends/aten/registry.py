@@ -2,7 +2,8 @@
 
 A converter receives a :class:`Lowering` and the op's arguments in schema order, already bound
 (defaults filled in): tensors are IR :class:`Value` s, scalars and lists are Python objects (a
-symbolic int may be a 0-d int64 ``Value``). It returns a ``Value`` or a tuple of them::
+symbolic int may be a 0-d int64 ``Value``); keyword-only schema arguments come as keywords. It returns
+a ``Value`` or a tuple of them (``None`` for an output it does not compute)::
 
     @converter("aten::relu")
     def relu(cx, x):
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from graphopt.ir.core import Graph, Provenance, Value
-from graphopt.ir.inference import infer_node
+from graphopt.ir.inference import SymValue, infer_node
 from graphopt.ir.types import merge_types
 
 Converter = Callable[..., Any]
@@ -57,13 +58,14 @@ class Lowering:
         self.graph = graph
         self.frontend = frontend
         self.source: tuple[str, ...] = ()  # the torch node being lowered (name, then location)
+        self.sym: dict[Value, SymValue] = {}  # known elements of shape tensors, so Reshape keeps symbolic dims
 
     def op(self, op_type: str, inputs: Sequence[Value | None], attrs: dict[str, Any] | None = None, *,
            domain: str = "", num_outputs: int = 1) -> Any:
         """Add a node; returns its output (or the tuple of outputs when ``num_outputs > 1``)."""
         node = self.graph.add(op_type, inputs, attrs, domain=domain, num_outputs=num_outputs,
                               provenance=Provenance(self.frontend, self.source))
-        for out, t in zip(node.outputs, infer_node(node)):
+        for out, t in zip(node.outputs, infer_node(node, self.sym)):
             if out is not None:
                 out.type = merge_types(out.type, t)
         return node.outputs if num_outputs > 1 else node.output

@@ -120,7 +120,8 @@ def infer_if(ctx: InferContext) -> list[Type]:
 
 @kernel("Loop")
 def loop(ctx: EvalContext, *args: Any, body: Graph) -> tuple[Any, ...]:
-    trip_count, cond, *states = padded_inputs(ctx, args)
+    inputs = padded_inputs(ctx, args)
+    trip_count, cond, *states = inputs + [None] * (2 - len(inputs))  # Loop(M, "") is stored as Loop(M)
     n_state = len(states)
     keep_going = True if cond is None else bool(np.asarray(cond).reshape(-1)[0])
     scans: list[list[Any]] = []
@@ -139,7 +140,7 @@ def loop(ctx: EvalContext, *args: Any, body: Graph) -> tuple[Any, ...]:
 @shape_inference("Loop")
 def infer_loop(ctx: InferContext) -> list[Type]:
     body: Graph = ctx.attr("body")
-    n_state = ctx.num_inputs - 2
+    n_state = max(ctx.num_inputs - 2, 0)  # Loop(M, "") is stored as Loop(M): trailing omitted inputs drop
     init = [ctx.type(2 + i) for i in range(n_state)]
     bind_subgraph_inputs(body, [TensorType(DType.INT64, ()), TensorType(DType.BOOL, ()), *map(loose, init)])
     outs = [v.type for v in body.outputs]

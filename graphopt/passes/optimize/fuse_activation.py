@@ -93,5 +93,6 @@ class FuseActivation(RulePass):
     name = "fuse-activation"
     level = 2
     stage = "optimize"
+    targets = frozenset({"onnxruntime", "openvino"})  # not tensorrt: its builder fuses conv+bias+activation itself
     doc = "Fuse a single-use activation into the Conv, Gemm or MatMul that feeds it (graphopt fused ops)."
     rules = RULES

@@ -41,5 +41,6 @@ class FuseMatMulAdd(RulePass):
     name = "fuse-matmul-add"
     level = 2
     stage = "optimize"
+    targets = frozenset({"onnxruntime", "openvino"})  # not tensorrt: it has no Gemm layer and fuses the bias itself
     doc = "Turn Add(MatMul(A, B), c) with a 2-D A and constant 2-D B into Gemm(A, B, c)."
     rules = RuleSet([FuseMatMulAddRule()])

@@ -7,6 +7,8 @@ scale and bias, so forms with or without gamma and beta are all covered.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from graphopt.ir.core import Value
@@ -21,6 +23,8 @@ from graphopt.passes.optimize.patterns_common import (
 from graphopt.passes.rewrite import Builder, Match, Rule, RuleSet, const, op, optional, var
 
 X = var("x")
+MAX_SCALE_ELEMENTS = 1 << 22
+"""The rewrite materializes a ones scale of the normalized shape; past this size (16 MB of f32) it refuses."""
 
 
 def _sqrt_plus_eps(mean: object) -> object:
@@ -49,6 +53,8 @@ def _normalized_axes(m: Match) -> int | str:
     k = ks.pop()
     if any(not isinstance(d, int) for d in x.shape[rank - k:]):
         return "the normalized dimensions are not static"
+    if math.prod(x.shape[rank - k:]) > MAX_SCALE_ELEMENTS:
+        return f"the normalized part has more than {MAX_SCALE_ELEMENTS} elements, too many for a ones scale"
     return k
 
 

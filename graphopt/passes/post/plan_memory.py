@@ -20,6 +20,7 @@ class PlanMemory(Pass):
     name = "plan-memory"
     level = 2
     stage = "post"
+    targets = frozenset({"onnxruntime"})  # not tensorrt/openvino: their compilers plan memory themselves
     doc = "plan one arena for the intermediate tensors (liveness, best-fit offsets, in-place elementwise ops)"
     dims: str = ""
     """Upper bounds for symbolic dims, e.g. ``N:8;S:128``; tensors with unbounded symbolic dims stay unplanned."""

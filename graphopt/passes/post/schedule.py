@@ -2,11 +2,14 @@
 
 Greedy list scheduling, forward (run the ready node that frees the most bytes
 net of what it allocates) and backward from the outputs (place last the node
-that frees the most); ties keep the current order. The better of the two is
-kept only when its peak live set is strictly lower than the current order's, so the pass never makes the peak
-worse and a second run changes nothing. A graph is left alone when some node
-output has no known size (an unknown dim, or a symbolic dim without a bound
-in ``dims``): its peak could not be compared. Subgraphs are scheduled too.
+that frees the most); ties keep the current order. Each order is judged by the
+arena that :func:`~graphopt.ir.memory.plan_memory` plans for it (default
+alignment, in-place reuse on), and the better one is kept only when its
+planned peak is strictly lower than the current order's, so the pass never
+makes the planned peak worse and a second run changes nothing. A graph is left
+alone when some node output has no known size (an unknown dim, or a symbolic
+dim without a bound in ``dims``): its peak could not be compared. Subgraphs
+are scheduled too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from graphopt.ir.core import Graph, Node, Value, free_values
-from graphopt.ir.memory import lifetimes, live_peak, parse_dims, tensor_bytes, top_node
+from graphopt.ir.memory import parse_dims, plan_memory, tensor_bytes, top_node
 from graphopt.passes.base import Pass, PassResult, register_pass
 
 
@@ -26,7 +29,8 @@ class Schedule(Pass):
     name = "schedule"
     level = 2
     stage = "post"
-    doc = "reorder independent nodes to lower the peak of live intermediate bytes (greedy list scheduler)"
+    targets = frozenset({"onnxruntime"})  # not tensorrt/openvino: their compilers order layers themselves
+    doc = "reorder independent nodes to lower the planned arena peak (greedy list scheduler)"
     dims: str = ""
     """Upper bounds for symbolic dims, e.g. ``N:8;S:128``."""
 
@@ -49,8 +53,12 @@ def _schedule_all(graph: Graph, dims: dict[str, int], counts: Counter[str]) -> N
                     counts["graphs_skipped"] += 1
                     return
                 sizes[out] = size
-    before = live_peak(lifetimes(graph), sizes)
-    after, order = min(((live_peak(lifetimes(graph, o), sizes), o) for o in greedy_orders(graph, sizes)),
+    current = list(graph)
+    candidates = [o for o in greedy_orders(graph, sizes) if o != current]
+    if not candidates:
+        return
+    before = plan_memory(graph, dims=dims).peak_bytes
+    after, order = min(((plan_memory(graph, dims=dims, order=o).peak_bytes, o) for o in candidates),
                        key=lambda pair: pair[0])
     if after < before:
         for node in order:

@@ -1,10 +1,11 @@
 """fold-constants: evaluate nodes whose inputs are all constants, and shape queries on static shapes.
 
 A node is folded when every value it reads (its inputs and what its subgraphs read from outside) is a
-constant, it is deterministic, and its op has a reference kernel: the interpreter runs it and constants
-named like its outputs replace them. ``Shape`` and ``Size`` fold whenever the dims they report are
-static, and ``Gather``/``Slice`` on a ``Shape`` fold when the dims they select are static even if others
-are symbolic. Inputs with ``input_defaults`` are not constants (they can be overridden) and never fold.
+constant, it is deterministic, its work is bounded by its data (so no ``Loop``: a trip count may be 1e12),
+and its op has a reference kernel: the interpreter runs it and constants named like its outputs replace
+them. ``Shape`` and ``Size`` fold whenever the dims they report are static, and ``Gather``/``Slice`` on a
+``Shape`` fold when the dims they select are static even if others are symbolic. Inputs with
+``input_defaults`` are not constants (they can be overridden) and never fold.
 
 ``max_bytes`` bounds how much one fold may grow the model: a node's outputs are materialized only if
 they take at most ``max_bytes``, or no more than the constants that die with the node (so transposing a
@@ -107,13 +108,18 @@ class _Folder:
 
 
 def _is_evaluable(node: Node, scopes: list[Graph]) -> bool:
-    """Deterministic, has a kernel, yields only tensors, and reads nothing but constants of ``scopes``."""
+    """Deterministic, bounded, has a kernel, yields only tensors, and reads nothing but constants of ``scopes``."""
     schema = node.schema
-    if schema is None or schema.kernel is None or _is_random(node) or not node.outputs:
+    if schema is None or schema.kernel is None or _is_random(node) or not node.outputs or _is_unbounded(node):
         return False
     if not all(o is None or isinstance(o.type, TensorType) or o.type is None for o in node.outputs):
         return False
     return all(any(s.is_constant(v) for s in scopes) for v in free_values(node))
+
+
+def _is_unbounded(node: Node) -> bool:
+    """A Loop's work is not bounded by its inputs' or outputs' size (a constant trip count of 1e12, or none)."""
+    return node.domain in ONNX_DOMAINS and node.op == "Loop"
 
 
 def _is_random(node: Node) -> bool:
@@ -152,7 +158,8 @@ def _freed_bytes(node: Node) -> int:
 
 
 def _predicted_bytes(node: Node) -> int | None:
-    """The outputs' size from their types (inferring them if needed), before computing anything."""
+    """The outputs' size from their inferred types (recorded ones where inference says nothing), before
+    computing anything. Inference goes first: it reads the constant inputs, a recorded type may be stale."""
     try:
         inferred = infer_node(node)
     except Exception:  # inference trouble only means no prediction
@@ -161,7 +168,7 @@ def _predicted_bytes(node: Node) -> int | None:
     for out, t in zip(node.outputs, inferred):
         if out is None:
             continue
-        n = _bytes(out.type) if _bytes(out.type) is not None else _bytes(t)
+        n = _bytes(t) if _bytes(t) is not None else _bytes(out.type)
         if n is None:
             return None
         total += n

@@ -5,9 +5,9 @@ merged forms respect):
 
 - bit-exact: ``x*1``, ``x/1``, ``x-(+0)``, ``x+(-0)``, ``(-0)-x → -x``, ``Pow(x, 1)``, ``Pow(x, 2) → x*x``
   (both the correctly rounded square), ``--x``, ``!!x``, ``Relu(Relu(x))``, ``Abs(Abs(x))``, ``x&x``,
-  ``x|x``, Transpose/Reshape/Squeeze/Unsqueeze pairs, Cast chains whose middle type holds every value of
-  the source type, and ``x/c → x*(1/c)`` when every ``c`` is a power of two (both sides round the same
-  real number once).
+  ``x|x``, Transpose/Reshape/Squeeze/Unsqueeze pairs, Slice pairs, a Transpose that only moves dims of
+  size 1 (→ Reshape), Cast chains whose middle type holds every value of the source type, and
+  ``x/c → x*(1/c)`` when every ``c`` is a power of two (both sides round the same real number once).
 - exact except for the sign of zero: ``x+(+0) → x`` and ``(+0)-x → -x`` (``-0+0`` is ``+0``).
 - reassociation: ``(x*c1)*c2 → x*(c1*c2)``, ``(x/c1)/c2 → x/(c1*c2)`` and ``(x+c1)+c2 → x+(c1+c2)`` round
   differently. The merged constant is computed in float64 and rounded once, so each side is two roundings
@@ -32,12 +32,15 @@ from graphopt.ir.core import Graph, Value
 from graphopt.ir.dtypes import DType
 from graphopt.ir.types import Shape
 from graphopt.passes.base import PassResult, register_pass
+from graphopt.passes.optimize.slice_math import AMBIGUOUS_REASON, AxisSlice, is_ambiguous, slice_params
 from graphopt.passes.rewrite import (
     Builder,
     Match,
+    Op,
     Rule,
     RulePass,
     RuleSet,
+    Var,
     apply_rules,
     const,
     op,
@@ -251,12 +254,67 @@ class TransposeTranspose(Rule):
         return b.op("Transpose", [m["x"]], {"perm": composed})
 
 
-class ReshapeReshape(Rule):
-    """``Reshape(Reshape(x, s1), s2) → Reshape(x, s2)``; a 0 in ``s2`` (copy a dim of the intermediate) is
-    replaced by that dim when it is static, else the rule refuses."""
+class TransposeToReshape(Rule):
+    """``Transpose`` that only moves dims of size 1 → ``Reshape`` to its result shape: the elements stay in
+    the same order, and a Reshape costs no copy in runtimes (what onnxslim does too). A Transpose feeding
+    another is left for ``transpose-transpose`` to merge first."""
 
-    name = "reshape-reshape"
-    pattern = op("Reshape", op("Reshape", var("x"), var(), name="inner", shared=True), var("s2"))
+    name = "transpose-to-reshape"
+    pattern = op("Transpose", var("x"))
+
+    def _target(self, m: Match) -> np.ndarray | str:
+        shape = m["x"].shape
+        if shape is None:
+            return "x's rank is unknown"
+        perm = _full_perm(m.root.attr("perm"), len(shape))
+        if perm == sorted(perm):
+            return "the perm is the identity (eliminate-noops removes it)"
+        moved = [i for i in perm if shape[i] != 1]
+        if moved != sorted(moved):
+            return "it reorders dims that are not statically 1"
+        if any(u.node.op == "Transpose" for u in m.root.output.uses):
+            return "it feeds a Transpose it may merge with"
+        if 0 in shape:
+            return "the tensor is empty"
+        target = []
+        for k, i in enumerate(perm):
+            if isinstance(shape[i], int):
+                target.append(shape[i])
+            else:  # 0 copies the input's dim at the same position; -1 is inferred
+                target.append(0 if shape[i] is not None and shape[i] == shape[k] else -1)
+        if target.count(-1) > 1:
+            return "more than one dim is neither static nor kept in place"
+        return np.array(target, np.int64)
+
+    def check(self, m: Match) -> str | None:
+        target = self._target(m)
+        return target if isinstance(target, str) else None
+
+    def rewrite(self, m: Match, b: Builder) -> Value:
+        target = self._target(m)
+        assert not isinstance(target, str)
+        return b.op("Reshape", [m["x"], b.const(target)])
+
+
+_VIEW_INPUTS: dict[str, tuple[Var, ...]] = {
+    "Reshape": (var("x"), var()), "Squeeze": (var("x"), optional()), "Unsqueeze": (var("x"), var()),
+    "Flatten": (var("x"),),
+}
+"""The ops that only reshape their data input ``x`` (what the other inputs say is in the result's shape)."""
+
+
+def _view(op_type: str, name: str | None = None, shared: bool = False) -> Op:
+    return op(op_type, *_VIEW_INPUTS[op_type], name=name, shared=shared)
+
+
+class ReshapeReshape(Rule):
+    """``Reshape(Reshape(x, s1), s2) → Reshape(x, s2)``, likewise with a Squeeze, Unsqueeze or Flatten
+    inside; a 0 in ``s2`` (copy a dim of the intermediate) is replaced by that dim when it is static, else
+    the rule refuses."""
+
+    def __init__(self, inner: str = "Reshape") -> None:
+        self.name = "reshape-reshape" if inner == "Reshape" else f"reshape-of-{inner.lower()}"
+        self.pattern = op("Reshape", _view(inner, "inner", shared=True), var("s2"))
 
     def _target(self, m: Match) -> np.ndarray | str | None:
         """The shape input for the merged Reshape (``None``: ``s2`` as it is), or a refusal reason."""
@@ -287,17 +345,20 @@ class ReshapeReshape(Rule):
 
 
 class ShapeOpOfReshape(Rule):
-    """``Squeeze/Unsqueeze/Flatten(Reshape(x, s))`` with a static result shape ``t`` → ``Reshape(x, t)``:
-    all four only move dims around, so one Reshape to the final static shape says the same."""
+    """``Squeeze/Unsqueeze/Flatten(Reshape(x, s))`` (or of a Squeeze, Unsqueeze or Flatten) with a static
+    result shape ``t`` → ``Reshape(x, t)``: all of them only move dims around, so one Reshape to the final
+    static shape says the same."""
 
-    def __init__(self, op_type: str) -> None:
-        self.name = f"{op_type.lower()}-of-reshape"
-        self.pattern = op(op_type, op("Reshape", var("x"), var()), optional("axes"))
+    def __init__(self, op_type: str, inner: str = "Reshape") -> None:
+        self.name = f"{op_type.lower()}-of-{inner.lower()}"
+        self.pattern = op(op_type, _view(inner), optional("axes"))
 
     def check(self, m: Match) -> str | None:
         shape = m.root.outputs[0].shape  # type: ignore[union-attr]
         if shape is None or not all(isinstance(d, int) for d in shape):
             return f"the result shape {shape} is not static"
+        if 0 in shape:
+            return "the result is empty (a 0 in Reshape's shape would copy a dim)"
         return None
 
     def rewrite(self, m: Match, b: Builder) -> Value:
@@ -347,34 +408,37 @@ class UnsqueezeSqueeze(Rule):
 
 
 class SliceSlice(Rule):
-    """``Slice(Slice(x, ...), ...)`` with constant parameters on distinct axes → one ``Slice`` (slices of
-    different axes commute, so this is exact)."""
+    """``Slice(Slice(x, ...), ...)`` with constant parameters → one ``Slice``. An axis only one of them cuts
+    keeps its parameters (slices of different axes commute); an axis both cut is composed into one
+    (start, end, step), which needs that axis's length to be static. Exact either way."""
 
     name = "slice-slice"
-    pattern = op("Slice", op("Slice", var("x"), var("s1"), var("e1"), optional("a1"), optional("p1"), name="inner",
-                             shared=True), var("s2"), var("e2"), optional("a2"), optional("p2"))
+    pattern = op("Slice", op("Slice", var("x"), var(), var(), optional(), optional(), name="inner", shared=True),
+                 var(), var(), optional(), optional())
 
     def _params(self, m: Match) -> list[np.ndarray] | str:
         """The merged (starts, ends, axes, steps), or a refusal reason."""
-        rank = None if m["x"].shape is None else len(m["x"].shape)
-        merged: list[list[np.ndarray]] = [[], [], [], []]
-        seen: set[int] = set()
-        for k in ("1", "2"):
-            values = [m[f"s{k}"], m[f"e{k}"], m.get(f"a{k}"), m.get(f"p{k}")]
-            if any(v is not None and v.const is None for v in values):
-                return "a slice parameter is not constant"
-            starts, ends = (v.numpy().reshape(-1) for v in values[:2])
-            axes = np.arange(starts.size) if values[2] is None else values[2].numpy().reshape(-1)
-            if rank is None and np.any(axes < 0):
-                return "negative axes with x's rank unknown"
-            axes = axes if rank is None else np.where(axes < 0, axes + rank, axes)
-            steps = np.ones(starts.size) if values[3] is None else values[3].numpy().reshape(-1)
-            if seen & set(axes.tolist()):
-                return f"both slices cut axes {sorted(seen & set(axes.tolist()))}"
-            seen.update(axes.tolist())
-            for i, a in enumerate((starts, ends, axes, steps)):
-                merged[i].append(a)
-        return [np.concatenate(parts).astype(np.int64) for parts in merged]
+        shape = m["x"].shape
+        rank = None if shape is None else len(shape)
+        inner, outer = slice_params(m.node("inner"), rank), slice_params(m.root, rank)
+        if isinstance(inner, str) or isinstance(outer, str):
+            return inner if isinstance(inner, str) else str(outer)
+        merged = dict(inner)
+        for axis, params in outer.items():
+            if axis not in merged:
+                merged[axis] = params
+                continue
+            dim = shape[axis] if shape is not None and 0 <= axis < len(shape) else None
+            if not isinstance(dim, int):
+                return f"both slices cut axis {axis}, whose length ({dim}) is not static"
+            if is_ambiguous(*merged[axis], dim):
+                return AMBIGUOUS_REASON
+            first = AxisSlice.of(*merged[axis], dim)
+            if is_ambiguous(*params, first.count):
+                return AMBIGUOUS_REASON
+            merged[axis] = first.then(AxisSlice.of(*params, first.count)).params()
+        columns = list(zip(*((start, end, axis, step) for axis, (start, end, step) in merged.items()), strict=True))
+        return [np.array(c, np.int64) for c in columns]
 
     def check(self, m: Match) -> str | None:
         params = self._params(m)
@@ -549,10 +613,14 @@ def simplify_rules(exact: bool = False) -> RuleSet:
         _self_op("And"),
         _self_op("Or"),
         TransposeTranspose(),
+        TransposeToReshape(),
         ReshapeReshape(),
         *(ShapeOpOfReshape(op_type) for op_type in ("Squeeze", "Unsqueeze", "Flatten")),
         SqueezeUnsqueeze(),
         UnsqueezeSqueeze(),
+        *(ReshapeReshape(inner) for inner in ("Squeeze", "Unsqueeze", "Flatten")),
+        *(ShapeOpOfReshape(op_type, inner) for op_type in ("Squeeze", "Unsqueeze", "Flatten")
+          for inner in ("Squeeze", "Unsqueeze", "Flatten")),
         SliceSlice(),
         CastCast(),
         MergeConstants("mul-mul", "Mul", np.multiply, commutative=True, reassociate_floats=reassociate),
