@@ -89,7 +89,8 @@ def _latency(forms: dict[str, Any], inputs: list[Any], reference: list[Any], rou
     import openvino as ov
 
     core = ov.Core()
-    compiled, rows = {}, {}
+    compiled: dict[str, Any] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for name, model in forms.items():
         c = core.compile_model(model, "CPU", _config(threads))
         request = c.create_infer_request()
@@ -126,7 +127,7 @@ def worker(path_text: str, inputs_path: str, rounds: str, block: str, conversion
 
     path = Path(path_text)
     data = np.load(inputs_path)
-    inputs = [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+    inputs = [data[f"arr_{i}"] for i in range(len(data.files))]
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -162,7 +163,7 @@ def measure(names: list[str], args: argparse.Namespace) -> dict[str, Any]:
         for name in names:
             model = zoo.export(name, tmp)
             inputs_path = Path(tmp) / f"{name}_inputs.npz"
-            np.savez(inputs_path, **{f"input_{i}": x for i, x in enumerate(model.inputs)})
+            np.savez(inputs_path, *model.inputs)
             print(f"{name} …", file=sys.stderr, flush=True)
             results[name] = run_worker(Path(__file__), str(model.path), str(inputs_path), str(args.rounds),
                                        str(args.block), str(args.conversions), "1" if args.ablation else "0")

@@ -81,6 +81,23 @@ class VisionOps(nn.Module):
         return probs, picked, marks, torch.einsum("bi,bj->bij", picked, picked), torch.where(y > 0, y, 0.0)
 
 
+def _gpt2_sdpa() -> nn.Module:
+    """tests/zoo.py's GPT-2 with torch's fused attention (F.scaled_dot_product_attention, causal + padding mask)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=100, n_positions=32, n_embd=64, n_layer=2, n_head=2, use_cache=False,
+                        bos_token_id=0, eos_token_id=0, attn_implementation="sdpa")
+    return zoo._HFLogits(GPT2LMHeadModel(config))
+
+
+def _t5_encoder() -> nn.Module:
+    """A T5 encoder: RMS-style layer norm, relative position buckets (log, min, where on positions)."""
+    from transformers import T5Config, T5EncoderModel
+
+    config = T5Config(vocab_size=100, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2)
+    return zoo._HFLogits(T5EncoderModel(config))
+
+
 @dataclass(frozen=True)
 class TorchModel:
     """A zoo model in eval mode with example inputs (batch 2) and inputs at another batch size (3)."""
@@ -99,6 +116,8 @@ def _batch(arrays: list[np.ndarray], n: int) -> tuple[torch.Tensor, ...]:
 _EXTRA: dict[str, tuple[Callable[[], nn.Module], Callable[[np.random.Generator], list[np.ndarray]]]] = {
     "hybrid": (HybridNet, lambda rng: [rng.standard_normal((2, 3, 16, 16)).astype(np.float32)]),
     "sequence_ops": (SequenceOps, lambda rng: [rng.integers(0, 20, (2, 12), dtype=np.int64)]),
+    "gpt2_sdpa": (_gpt2_sdpa, zoo._text),
+    "t5_encoder": (_t5_encoder, zoo._text),
     "vision_ops": (VisionOps, lambda rng: [rng.standard_normal((2, 3, 8, 8)).astype(np.float32),
                                            rng.standard_normal((2, 1, 12, 10)).astype(np.float32)]),
 }

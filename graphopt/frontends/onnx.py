@@ -215,7 +215,7 @@ class _Scope:
 
     def __init__(self, parent: _Scope | None, graph_name: str) -> None:
         self.parent = parent
-        self.depth = 0 if parent is None else parent.depth + 1
+        self.depth: int = 0 if parent is None else parent.depth + 1
         self.graph_name = graph_name
         self.names: dict[str, Value] = {}
 
@@ -257,8 +257,12 @@ def _schema_at(op: str, version: int, domain: str) -> onnx.defs.OpSchema | None:
 
 def _check_against_schema(np_: onnx.NodeProto, version: int, where: str) -> None:
     """Arity and attributes against the op's schema at the model's own opset version."""
-    schema = _schema_at(np_.op_type, version, "" if np_.domain == "ai.onnx" else np_.domain)
+    domain = "" if np_.domain == "ai.onnx" else np_.domain
+    schema = _schema_at(np_.op_type, version, domain)
     if schema is None:
+        if domain == "" and onnx.defs.has(np_.op_type):  # a later opset's op: its canonical form would not fit
+            raise ModelLoadError(f"{where}: {np_.op_type} is not part of opset {version}, which the model imports; "
+                                 "fix the model's opset import")
         return
     n_in, n_out = len(np_.input), len(np_.output)
     if not schema.min_input <= n_in <= schema.max_input:

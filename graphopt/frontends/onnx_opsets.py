@@ -31,21 +31,13 @@ def normalize_node(node: Node, graph: Graph, version: int) -> None:
         return
     if version < MIN_OPSET:
         schema = node.schema
-        if schema is None or _since_version(node.op, version) != schema.version:
+        if schema is None or onnx.defs.get_schema(node.op, version, "").since_version != schema.version:
             raise ModelLoadError(f"{node.label}: opset {version} predates the oldest opset graphopt normalizes "
                                  f"({MIN_OPSET}) and {node.op} changed since; convert the model to opset "
                                  f"{MIN_OPSET} or newer first (onnx.version_converter)")
     for since, fn in _NORMALIZERS.get(node.op, ()):
         if version < since:
             fn(node, graph)
-
-
-def _since_version(op: str, version: int) -> int | None:
-    """The opset that defined ``op`` as opset ``version`` reads it (``None``: it did not exist yet)."""
-    try:
-        return int(onnx.defs.get_schema(op, version, "").since_version)
-    except onnx.defs.SchemaError:
-        return None
 
 
 def _normalizer(op: str, since: int) -> Callable[[Normalizer], Normalizer]:

@@ -3,8 +3,9 @@
 The program is decomposed to core ATen, then its FX graph is walked once: placeholders become graph
 inputs or constants (parameters share memory with torch where they can), each ATen call goes through
 the converter table in :mod:`graphopt.frontends.aten`, symbolic-size arithmetic becomes small int64
-node chains, and the (flattened) outputs are named after the module's output structure. Every op
-without a converter is collected and reported in one :class:`UnsupportedOpError`.
+node chains, ``torch.cond`` becomes an ``If`` with both branches as subgraphs, and the (flattened)
+outputs are named after the module's output structure. Every op without a converter is collected and
+reported in one :class:`UnsupportedOpError`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from graphopt.errors import ModelLoadError, UnsupportedOpError
 from graphopt.frontends.aten import Lowering, lookup
-from graphopt.frontends.aten.common import cast, to_dtype
+from graphopt.frontends.aten.common import as_0d, cast, to_dtype
 from graphopt.ir.core import Graph, Value
 from graphopt.ir.dtypes import DType
 from graphopt.ir.gcpause import gc_paused
@@ -113,9 +114,11 @@ def _export(torch: Any, module: Any, args: Any, kwargs: dict[str, Any] | None,
     try:
         program = torch.export.export(module, args, kwargs, dynamic_shapes=dynamic_shapes)
     except Exception as e:
-        raise ModelLoadError(
-            f"torch.export could not export {type(module).__name__}: {type(e).__name__}: {e}\n"
-            "Models with data-dependent control flow can go through graphopt.from_torchscript instead.") from e
+        hint = ("\nControl flow on tensor values can be written with torch.cond, or the model can go through "
+                "graphopt.from_torchscript." if "data-dependent" in str(e).lower() or "DataDependent" in
+                type(e).__name__ else "")
+        raise ModelLoadError(f"torch.export could not export {type(module).__name__}: {type(e).__name__}: {e}"
+                             f"{hint}") from e
     return program, _dim_names(module, args, kwargs, dynamic_shapes)
 
 
@@ -164,8 +167,8 @@ class _Lifter:
                 self.env[node] = self.call(node)
             elif node.op == "output":
                 self.outputs(node)
-            elif node.op == "get_attr":  # a submodule (a cond/map branch): its reader reports the problem
-                self.env[node] = node.target
+            elif node.op == "get_attr":  # a branch of torch.cond (or of a control-flow op graphopt lacks)
+                self.env[node] = _submodule(self.program.graph_module, node.target)
             else:
                 self.env[node] = self.fail(node, f"FX {node.op} node {node.target}", "")
         if self.problems:
@@ -240,13 +243,15 @@ class _Lifter:
         val = node.meta.get("val")
         if isinstance(val, (int, float, bool)) and not isinstance(val, self.torch.Tensor):
             return val  # a size export already knows
+        if target is getattr(self.torch.ops.higher_order, "cond", None):
+            return self.cond(node, *args)
         if target in _SYM_OPS or target in (self.torch.sym_max, self.torch.sym_min, self.torch.sym_float,
                                             self.torch.sym_not, math.floor, math.ceil):
             return self.symbolic(node, target, args)
         schema = getattr(target, "_schema", None)
         if schema is None:
-            return self.fail(node, getattr(target, "__name__", str(target)), "not an ATen op; control flow "
-                             "(torch.cond, map, while_loop) can go through graphopt.from_torchscript instead")
+            return self.fail(node, getattr(target, "__name__", str(target)), "not an ATen op; loops (while_loop, "
+                             "map) can go through graphopt.from_torchscript instead")
         fn = lookup(schema.name, schema.overload_name)
         op_name = f"{schema.name}.{schema.overload_name or 'default'}"
         if fn is None:
@@ -279,6 +284,53 @@ class _Lifter:
         fn = lookup(name)
         assert fn is not None
         return self.typed(fn(self.cx, *args), node.meta.get("val"), node)
+
+    def cond(self, node: Any, pred: Any, then_module: Any, else_module: Any, operands: Any) -> Any:
+        """torch.cond → If, each branch lowered into a subgraph that reads the operands from outside."""
+        if not isinstance(pred, Value):  # decided while exporting: only one branch runs
+            return self.branch(then_module if pred else else_module, operands, None, node)
+        name = node.name
+        then_graph = self.branch(then_module, operands, f"{name}_then", node)
+        else_graph = self.branch(else_module, operands, f"{name}_else", node)
+        if then_graph is _FAILED or else_graph is _FAILED:
+            return _FAILED
+        self.cx.source = (name,)
+        count = len(then_graph.outputs)
+        flag = as_0d(self.cx, cast(self.cx, pred, DType.BOOL))
+        outs = self.cx.op("If", [flag], {"then_branch": then_graph, "else_branch": else_graph}, num_outputs=count)
+        return self.typed(tuple(outs) if count > 1 else (outs,), node.meta.get("val"), node)
+
+    def branch(self, module: Any, operands: Any, name: str | None, node: Any) -> Any:
+        """Lower a branch module: into a new subgraph named ``name``, or inline into the current graph."""
+        outer = self.cx
+        graph = Graph(name=name) if name is not None else outer.graph
+        self.cx = Lowering(graph, "torch.export")
+        try:
+            results: list[Any] = []
+            placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
+            for ph, value in zip(placeholders, operands):
+                self.env[ph] = value
+            for n in module.graph.nodes:
+                if n.op == "call_function":
+                    self.env[n] = self.call(n)
+                elif n.op == "get_attr":
+                    self.env[n] = _submodule(module, n.target)
+                elif n.op == "output":
+                    results = list(self.resolve(n.args[0]))
+            if any(r is _FAILED for r in results):
+                return _FAILED
+            if name is None:
+                return tuple(results)
+            outputs = []
+            for r in results:
+                v = r if isinstance(r, Value) else self.cx.const(np.asarray(r))
+                if v.producer is None or v.producer.graph is not graph:  # an operand or outer value returned as is
+                    v = self.cx.op("Identity", [v])
+                outputs.append(v)
+            graph.outputs = outputs
+            return graph
+        finally:
+            self.cx = outer
 
     def resolve(self, arg: Any) -> Any:
         fx_node = self.torch.fx.Node
@@ -313,7 +365,7 @@ class _Lifter:
         if v.shape is not None and expected.shape is not None and len(v.shape) != len(expected.shape):
             raise ModelLoadError(f"{name}: lowered to rank {len(v.shape)}, torch says {expected}; this is a "
                                  "converter bug, please report it")
-        if v.producer is not None and v.producer.graph is self.graph:
+        if v.producer is not None and v.producer.graph is self.cx.graph:  # made here, not an input or constant
             v.type = merge_types(expected, v.type)
             if v.name is None:
                 v.name = name
@@ -352,6 +404,12 @@ class _Lifter:
             f"{self.graph.name}: {count} op{'s' if count != 1 else ''} ({kinds} distinct) could not be lowered "
             f"to graphopt's IR:\n{listed}{more}\nRegister a converter with "
             "@graphopt.frontends.aten.converter(\"aten::<name>\"), or change the model code at these lines.")
+
+
+def _submodule(module: Any, target: str) -> Any:
+    for part in target.split("."):
+        module = getattr(module, part)
+    return module
 
 
 def _bind(schema: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -444,10 +502,13 @@ def _location(node: Any) -> str:
 
 
 def _remove_dead(graph: Graph) -> None:
-    """Drop nodes and constants nothing reads (asserts' size lookups, unused views)."""
+    """Drop nodes and constants nothing reads (asserts' size lookups, unused views), in branches too."""
     for node in list(graph.reversed()):
         if not any(o is not None and o.has_uses for o in node.outputs):
             graph.remove(node)
+            continue
+        for sub in node.subgraphs():
+            _remove_dead(sub)
     for c in graph.constants:
         if not c.has_uses:
             graph.remove_constant(c)

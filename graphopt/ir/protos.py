@@ -28,6 +28,8 @@ def tensor_from_proto(proto: onnx.TensorProto, base_dir: Path | None = None) -> 
     if dtype == DType.UNDEFINED:
         raise ModelLoadError(f"tensor {proto.name!r} has no element type (data_type 0)")
     shape = tuple(proto.dims)
+    if any(d < 0 for d in shape):  # numpy would read -1 as "infer this dim"
+        raise ModelLoadError(f"tensor {proto.name!r} has negative dims {list(shape)}")
     if proto.data_location == onnx.TensorProto.EXTERNAL:
         info = {e.key: e.value for e in proto.external_data}
         location = info.get("location", "")
@@ -74,8 +76,6 @@ def _external(name: str, path: Path, info: dict[str, str], dtype: DType, shape: 
     except ValueError:
         raise ModelLoadError(f"tensor {name!r}: external data offset/length {info.get('offset')!r}/"
                              f"{info.get('length')!r} are not integers") from None
-    if any(d < 0 for d in shape):
-        raise ModelLoadError(f"tensor {name!r} has negative dims {list(shape)}")
     needed = (math.prod(shape) * dtype.bits + 7) // 8
     file_size = path.stat().st_size
     if offset < 0 or (length is not None and length < needed) or offset + needed > file_size:

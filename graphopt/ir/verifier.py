@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+
+import onnx
 
 from graphopt.errors import VerificationError
 from graphopt.ir.core import Graph, Node, Use, Value
+from graphopt.ir.dtypes import DType
 from graphopt.ir.inference import SymValue, infer_node
 from graphopt.ir.registry import ONNX_DOMAINS
-from graphopt.ir.types import types_compatible
+from graphopt.ir.types import TensorType, types_compatible
 
 
 def verify(graph: Graph, *, check_types: bool = True) -> None:
@@ -118,6 +122,7 @@ class _Verifier:
                                         f"{declared.kind.name}")
 
     def types(self, n: Node, where: str) -> None:
+        self.input_dtypes(n, where)
         try:
             inferred = infer_node(n, self.sym)
         except Exception as e:
@@ -126,3 +131,35 @@ class _Verifier:
             if o is not None and not types_compatible(o.type, t):
                 raise VerificationError(f"{where}: output {i} ({o.name or '?'}) is recorded as {o.type} but the "
                                         f"op gives {t}")
+
+    def input_dtypes(self, n: Node, where: str) -> None:
+        """Input element types against the ONNX schema's type constraints (one type per type variable)."""
+        schema = n.schema
+        if schema is None or schema.onnx_schema is None:
+            return
+        bound: dict[str, DType] = {}
+        for i, v in enumerate(n.inputs):
+            if v is None or not isinstance(v.type, TensorType) or v.type.dtype == DType.UNDEFINED:
+                continue
+            var, allowed = _input_constraint(schema.onnx_schema, min(i, len(schema.onnx_schema.inputs) - 1))
+            dtype = v.type.dtype
+            if allowed and f"tensor({dtype.name.lower()})" not in allowed:
+                raise VerificationError(f"{where}: input {i} ({v.name or '?'}) is {dtype.name.lower()}, the op takes "
+                                        f"{', '.join(sorted(allowed))}")
+            if var is not None and bound.setdefault(var, dtype) != dtype:
+                raise VerificationError(f"{where}: input {i} ({v.name or '?'}) is {dtype.name.lower()}, but another "
+                                        f"input of type {var} is {bound[var].name.lower()}")
+
+
+@functools.cache
+def _input_constraint(schema: onnx.defs.OpSchema, index: int) -> tuple[str | None, frozenset[str]]:
+    """The type variable of input ``index`` (``None``: not shared) and the tensor types it allows (empty: any)."""
+    param = schema.inputs[index]
+    type_str = param.type_str
+    if not param.is_homogeneous:  # a variadic of mixed types (Loop's carried values)
+        return None, frozenset()
+    allowed = next((c.allowed_type_strs for c in schema.type_constraints if c.type_param_str == type_str),
+                   [type_str])
+    if not all(t.startswith("tensor(") for t in allowed):
+        return type_str, frozenset()
+    return type_str, frozenset(allowed)

@@ -165,3 +165,12 @@ def test_openvino_pipeline_leaves_scheduling_and_memory_planning_to_openvino():
     names = {p.name for stage in build_stages("O2", "openvino") for p in stage.passes}
     assert {"replace-patterns", "fuse-activation", "fuse-matmul-add"} <= names
     assert names.isdisjoint({"schedule", "plan-memory", "nchwc", "ort-attention"})
+
+
+def test_openvino_ops_are_named_after_their_node_or_the_pass_that_made_it():
+    g = graphopt.optimize(graphopt.load(EXAMPLE), "O2", target="openvino")
+    names = [op.get_friendly_name() for op in graphopt.to_openvino(g).get_ordered_ops()]
+    assert "fuse-conv-relu(stem/relu)" in names  # a FusedConv made by fuse-activation from the stem's Relu
+    assert "fuse-conv-relu(stem/relu)/Convolution" in names
+    assert {"fc", "fc/MatMul", "softmax"} <= set(names)  # nodes keep the model's own names
+    assert len(set(names)) == len(names)

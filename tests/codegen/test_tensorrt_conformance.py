@@ -15,7 +15,7 @@ from graphopt.errors import GraphoptError
 from graphopt.ir.core import Graph
 from tests import zoo
 from tests.backend_cases import as_numpy, node_cases, outputs_match, run_ort
-from tests.codegen.tensorrt_backends import BACKENDS, build_and_run
+from tests.codegen.tensorrt_backends import BACKENDS, build, build_and_run, run
 
 pytestmark = pytest.mark.slow
 
@@ -119,3 +119,41 @@ def test_backend_node_cases_match_onnxruntime(record_property):
           "ONNX Runtime cannot run match onnx's reference outputs")
     assert not failures, f"{len(failures)} cases broke:\n" + "\n".join(failures[:40])
     assert counts["as is"] >= 550 and counts["constant weights"] >= 220 and counts["reference only"] >= 70
+
+
+def _export_dynamic(name: str, directory) -> tuple:
+    """Zoo model ``name`` exported with a dynamic batch and sequence length (TorchScript exporter)."""
+    import contextlib
+    import io
+    import warnings
+
+    import torch
+
+    spec = zoo.SPECS[name]
+    torch.manual_seed(0)
+    model = spec.build().eval()
+    inputs = spec.inputs(np.random.default_rng(0))
+    path = directory / f"{name}_dynamic.onnx"
+    axes = {n: {0: "batch", 1: "sequence"} for n in spec.input_names}
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(torch.from_numpy(x) for x in inputs), str(path), input_names=list(
+            spec.input_names), output_names=["output"], opset_version=zoo.OPSET, dynamo=False, dynamic_axes=axes)
+    return path, inputs
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2"])
+def test_transformer_with_dynamic_batch_and_sequence_runs_across_its_profile(name, zoo_dir):
+    """Shape computations stay in the network (Shape, Gather, Range as a Fill, Slice and Expand with run-time
+    bounds): one engine serves every batch and sequence length in the profile."""
+    path, inputs = _export_dynamic(name, zoo_dir)
+    graph = graphopt.optimize(graphopt.load(path), "O2", target="tensorrt")
+    assert gt.check(graph).ok, str(gt.check(graph))
+    shapes = {v.name: ((1, 1), (2, 16), (4, 32)) for v in graph.inputs}
+    engine = build("emulator", graph, shapes=shapes)
+    for batch, length in ((1, 5), (2, 16), (4, 32)):
+        feeds = [np.resize(x, (batch, length)) for x in inputs]
+        feeds[1][:, :] = 1  # the attention mask: all positions real
+        expected = _ort(path, feeds)[0]
+        actual = run("emulator", engine, {v.name: x for v, x in zip(graph.inputs, feeds)})[gt.output_names(graph)[0]]
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)

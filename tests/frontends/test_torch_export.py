@@ -196,14 +196,49 @@ def test_unsupported_ops_are_listed_together_with_their_source_lines() -> None:
     assert "aten::abs" not in message  # it reads the failed rfft: not reported again
 
 
-def test_torch_cond_is_reported_with_a_pointer_to_torchscript() -> None:
-    class Branchy(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.cond(x.sum() > 0, lambda t: t + 1, lambda t: t - 1, (x,))
+class Branchy(nn.Module):
+    """torch.cond on a data-dependent predicate; one branch reads a parameter, both return two tensors."""
 
-    with pytest.raises(UnsupportedOpError, match=r"(?s)1 op .*cond at .*test_torch_export\.py:\d+ in forward.*"
-                                                 r"from_torchscript"):
-        graphopt.from_torch(Branchy(), (torch.randn(3),))
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def positive(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.relu(self.fc(t)) * 2, t.sum(-1)
+
+        def negative(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return t - 1, t.amax(-1)
+
+        a, b = torch.cond(x.sum() > 0, positive, negative, (x,))
+        return a + 1, b
+
+
+def test_torch_cond_becomes_an_if_with_both_branches() -> None:
+    model = Branchy().eval()
+    g = graphopt.from_torch(model, (torch.randn(3, 4),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    graphopt.verify(g)
+    (node,) = [n for n in g if n.op == "If"]
+    assert {"Gemm", "Relu"} <= {n.op for n in node.attr("then_branch")}
+    assert "Transpose" not in {n.op for n in node.attr("then_branch")}  # dead code is removed in branches too
+    optimized = graphopt.optimize(g, "O2")
+    for x in (torch.randn(5, 4) + 3, torch.randn(2, 4) - 3):  # one input per branch
+        with torch.no_grad():
+            expected = model(x)
+        for actual, want in zip(run(optimized, x), expected, strict=True):
+            close(actual, want)
+
+
+def test_loops_are_reported_with_a_pointer_to_torchscript() -> None:
+    from torch._higher_order_ops.while_loop import while_loop
+
+    class Doubling(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * 2), (torch.tensor(0), x))[1]
+
+    with pytest.raises(UnsupportedOpError, match=r"(?s)1 op .*while_loop at .*test_torch_export\.py:\d+ in "
+                                                 r"forward.*from_torchscript"):
+        graphopt.from_torch(Doubling(), (torch.randn(3),))
 
 
 def test_training_mode_batch_norm_asks_for_eval() -> None:

@@ -52,3 +52,13 @@ def test_dynamic_batch_runs_at_another_batch_size(name: str) -> None:
     graph = graphopt.from_torch(model.module, model.example, dynamic_shapes=tuple({0: batch} for _ in model.example))
     assert all(v.shape is not None and v.shape[0] == "batch" for v in graph.inputs)
     check(graph, model, model.other)
+
+
+def test_gpt2_with_fused_attention_takes_any_batch_and_sequence_length() -> None:
+    model = torch_zoo.build("gpt2_sdpa")
+    batch, seq = torch.export.Dim("batch", max=16), torch.export.Dim("seq", min=2, max=32)
+    graph = graphopt.from_torch(model.module, model.example, dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}))
+    assert [str(v.type) for v in graph.inputs] == ["i64[batch,seq]", "i64[batch,seq]"]
+    assert any(n.op == "Attention" for n in graph)  # SDPA is kept whole, not decomposed
+    ids, mask = (x[:, :14] for x in model.other)  # row 1 keeps two padded positions
+    check(graph, model, (ids.contiguous(), mask.contiguous()))

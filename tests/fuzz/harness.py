@@ -8,8 +8,9 @@ file beside it that ``save`` documents). A forked child also contains what an
 in-process guard cannot: a hang inside C code, a segfault in a native library, a runaway allocation.
 
 An :class:`Outcome` is ``ok`` (the model went all the way through), ``rejected`` (a ``GraphoptError``
-subclass, the promised failure mode) or a bug: ``crash`` (any other exception, or a ``PassError`` that
-only wraps a pass crashing), ``hang``, ``died`` (the child was killed by a signal), ``stray-write`` or
+subclass, the promised failure mode) or a bug: ``crash`` (any other exception, a ``PassError`` that only
+wraps a pass crashing, or a pass turning a verified graph into one that does not verify: every pass is
+followed by the verifier), ``hang``, ``died`` (the child was killed by a signal), ``stray-write`` or
 ``memory`` (peak memory grew past :data:`MEMORY_BUDGET`: something huge was materialized).
 Each step is judged on its own, so a level that rejects the model does not hide what the next one does.
 """
@@ -33,6 +34,12 @@ from pathlib import Path
 
 import onnx
 
+import graphopt
+import graphopt.codegen.onnx
+from graphopt.errors import GraphoptError, VerificationError
+from graphopt.passes import VerifyEach
+from graphopt.passes.base import PassError
+
 LEVELS = ("O0", "O1", "O2", "O3")
 SCALE = max(1, int(os.environ.get("GRAPHOPT_FUZZ_SCALE", "1")))
 """Multiplies every fuzz test's example count (the default suite runs at 1; a long run by hand at, say, 20)."""
@@ -45,6 +52,8 @@ MEMORY_BUDGET = 1 << 30
 BUGS = ("crash", "hang", "died", "stray-write", "memory")
 TALLY: Counter[str] = Counter()
 """``category/status`` counts of every input run in this process (printed by the session fixture)."""
+
+graphopt.codegen.onnx.default_opset()  # asks ONNX Runtime once, here: children inherit the answer and the imports
 
 
 @dataclass
@@ -102,8 +111,6 @@ def check(model: onnx.ModelProto | bytes, category: str, external: dict[str, byt
 def _pipeline(proto: onnx.ModelProto | None, data: bytes, path: Path, out_dir: Path,
               levels: tuple[str, ...]) -> dict[str, str]:
     """Every step, each classified on its own (a level that rejects the model does not hide the next one)."""
-    import graphopt
-
     worst = {"status": "ok", "detail": ""}
 
     def step(name: str, work: Callable[[], object]) -> object:
@@ -118,10 +125,13 @@ def _pipeline(proto: onnx.ModelProto | None, data: bytes, path: Path, out_dir: P
         step("load(proto)", lambda: graphopt.load(proto))
     step("load(bytes)", lambda: graphopt.load(data))
     graph = step("load(path)", lambda: graphopt.load(path))
-    for level in levels if graph is not None else ():
-        def optimize_and_save(level: str = level) -> None:
+    if not isinstance(graph, graphopt.Graph):
+        return _finished(worst)
+    for level in levels:
+        def optimize_and_save(level: str = level, graph: graphopt.Graph = graph) -> None:
             out = out_dir / f"{level}.onnx"
-            graphopt.save(graphopt.optimize(graph, level), out, external_data=level == "O2")  # via to_onnx
+            optimized = graphopt.optimize(graph, level, instruments=[VerifyEach()])
+            graphopt.save(optimized, out, external_data=level == "O2")  # via to_onnx
             try:
                 graphopt.load(out)
             except graphopt.GraphoptError as e:  # graphopt must read back what it wrote
@@ -130,8 +140,11 @@ def _pipeline(proto: onnx.ModelProto | None, data: bytes, path: Path, out_dir: P
         step(f"optimize({level}), save", optimize_and_save)
         if worst["status"] == "hang":
             break
-    worst["detail"] = worst["detail"].rstrip()
-    return worst
+    return _finished(worst)
+
+
+def _finished(report: dict[str, str]) -> dict[str, str]:
+    return {**report, "detail": report["detail"].rstrip()}
 
 
 _RANK = {"ok": 0, "rejected": 1, "crash": 2, "hang": 2}
@@ -216,9 +229,6 @@ def _child(work: Callable[[], dict[str, str]], cwd: Path, tmp: Path, fd: int, ti
 
 
 def _classify(work: Callable[[], object]) -> tuple[dict[str, str], object]:
-    from graphopt.errors import GraphoptError
-    from graphopt.passes.base import PassError
-
     try:
         return {"status": "ok", "detail": ""}, work()
     except _Alarm:
@@ -227,6 +237,8 @@ def _classify(work: Callable[[], object]) -> tuple[dict[str, str], object]:
         cause = e.__cause__
         if isinstance(e, PassError) and cause is not None and not isinstance(cause, GraphoptError):
             return {"status": "crash", "detail": f"{_first_line(e)}\n{_where(cause)}"}, None
+        if isinstance(e, VerificationError) and str(e).startswith("after pass"):  # the input verified
+            return {"status": "crash", "detail": f"a pass broke a valid graph: {_first_line(e)}"}, None
         return {"status": "rejected", "detail": f"{type(e).__name__}: {_first_line(e)}"}, None
     except RecursionError as e:
         return {"status": "crash", "detail": f"RecursionError: {_first_line(e)}"}, None

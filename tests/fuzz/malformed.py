@@ -14,12 +14,13 @@ from onnx import TensorProto, helper
 from tests.fuzz.seeds import const, f32, i64, mlp, model
 
 Built = tuple[onnx.ModelProto | bytes, dict[str, bytes]]
+Maker = Callable[[], onnx.ModelProto | bytes | Built]
 CASES: dict[str, Callable[[], Built]] = {}
 BIG = 10**12  # elements: far beyond memory, so materializing it fails loudly
 
 
-def case(name: str) -> Callable[[Callable[[], onnx.ModelProto | Built]], Callable[[], onnx.ModelProto | Built]]:
-    def register(fn: Callable[[], onnx.ModelProto | Built]) -> Callable[[], onnx.ModelProto | Built]:
+def case(name: str) -> Callable[[Maker], Maker]:
+    def register(fn: Maker) -> Maker:
         def build() -> Built:
             made = fn()
             return made if isinstance(made, tuple) else (made, {})
@@ -32,7 +33,7 @@ def case(name: str) -> Callable[[Callable[[], onnx.ModelProto | Built]], Callabl
 def one(op: str, inputs: list[str], inits: list[onnx.TensorProto], out_type: onnx.ValueInfoProto | None = None,
         graph_inputs: list[onnx.ValueInfoProto] = (), **attrs: object) -> onnx.ModelProto:  # type: ignore[assignment]
     """A model of one ``op`` node writing ``y``; every input is an initializer unless listed in ``graph_inputs``."""
-    node = helper.make_node(op, inputs, ["y"], **attrs)
+    node = helper.make_node(op, inputs, ["y"], **attrs)  # type: ignore[arg-type]
     return model([node], list(graph_inputs), [out_type or helper.make_tensor_value_info("y", 0, None)], inits)
 
 
@@ -204,6 +205,16 @@ def _() -> onnx.ModelProto:
 @case("tensors/negative-dims")
 def _() -> onnx.ModelProto:
     return _with_initializer(_tensor("w", TensorProto.FLOAT, [-4], raw=b"\0" * 16))
+
+
+@case("tensors/minus-one-dim-with-data")
+def _() -> onnx.ModelProto:
+    return _with_initializer(_tensor("w", TensorProto.FLOAT, [-1, 2], raw=b"\0" * 16))
+
+
+@case("tensors/two-minus-one-dims")
+def _() -> onnx.ModelProto:
+    return _with_initializer(_tensor("w", TensorProto.FLOAT, [-1, -1], raw=b"\0" * 4))
 
 
 @case("tensors/zero-dims-with-data")

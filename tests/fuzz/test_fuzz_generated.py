@@ -22,21 +22,21 @@ def _settings(examples: int) -> Any:
                     suppress_health_check=list(HealthCheck))
 
 
-@_settings(80)
+@_settings(150)
 @given(mutated_bytes())
 def test_mutated_bytes(case: tuple[str, bytes]) -> None:
     label, data = case
     harness.check(data, f"bytes/{label.split('/')[1]}")
 
 
-@_settings(60)
+@_settings(120)
 @given(mutated_protos())
 def test_mutated_protos(case: tuple[str, onnx.ModelProto]) -> None:
     label, model = case
     harness.check(model, "proto-fields")
 
 
-@_settings(50)
+@_settings(100)
 @given(random_op_models())
 def test_random_op_graphs(case: tuple[str, onnx.ModelProto]) -> None:
     label, model = case

@@ -30,7 +30,8 @@ def test_ok_and_graphopt_errors_are_not_bugs(tmp_path: Path) -> None:
 
 
 def test_other_exceptions_are_crashes(tmp_path: Path) -> None:
-    outcome = _run(lambda: {}["missing"], tmp_path)
+    empty: dict[str, int] = {}
+    outcome = _run(lambda: empty["missing"], tmp_path)
     assert outcome.status == "crash" and "KeyError" in outcome.detail
 
 

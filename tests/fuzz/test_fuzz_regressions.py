@@ -36,6 +36,15 @@ def test_unknown_dtype_codes_are_load_errors(case: str) -> None:
         graphopt.load(_build(case))
 
 
+@pytest.mark.parametrize("case", ["tensors/minus-one-dim-with-data", "tensors/two-minus-one-dims",
+                                  "tensors/negative-dims"])
+def test_negative_initializer_dims_are_load_errors(case: str) -> None:
+    """dims [-1, -1] with 4 bytes passed the byte-count check (the product is 1) and numpy's reshape raised
+    ValueError; dims [-1, 2] with 16 bytes loaded as a 2x2 tensor, numpy inferring the -1."""
+    with pytest.raises(ModelLoadError, match="negative dims"):
+        graphopt.load(_build(case))
+
+
 @pytest.mark.parametrize("case", ["tensors/sparse-index-out-of-range", "tensors/sparse-negative-index",
                                   "tensors/sparse-2d-indices-mismatch", "tensors/sparse-huge-dense-shape"])
 def test_sparse_initializers_are_checked(case: str) -> None:
@@ -162,5 +171,17 @@ def test_opset_zero_is_a_load_error(version: int) -> None:
     """An opset import of version 0 made onnx.defs.get_schema raise SchemaError in the normalizer."""
     m = mlp()
     m.opset_import[0].version = version
-    with pytest.raises(ModelLoadError, match=f"opset {version} predates"):
+    with pytest.raises(ModelLoadError, match=f"not part of opset {version}"):
         graphopt.load(m)
+
+
+def test_op_from_a_later_opset_is_a_load_error() -> None:
+    """Attention (opset 23) under an opset-18 import loaded as the canonical 7-input op; the saved model then
+    declared opset 23, where Attention takes at most 6 inputs, and graphopt could not read its own output."""
+    m = model([helper.make_node("Attention", ["q", "k", "v"], ["y"])],
+              [f32("q", [1, 2, 4, 8]), f32("k", [1, 2, 4, 8]), f32("v", [1, 2, 4, 8])], [f32("y", [1, 2, 4, 8])],
+              opset=18)
+    with pytest.raises(ModelLoadError, match="Attention is not part of opset 18"):
+        graphopt.load(m)
+    m.opset_import[0].version = 23
+    graphopt.load(m)

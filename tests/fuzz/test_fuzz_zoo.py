@@ -26,13 +26,13 @@ def zoo_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 def test_mutated_zoo_model(zoo_model: dict[str, bytes]) -> None:
-    @settings(max_examples=25 * harness.SCALE, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=30 * harness.SCALE, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(mutated_bytes(zoo_model))
     def bytes_case(case: tuple[str, bytes]) -> None:
         harness.check(case[1], "zoo/bytes")
 
-    @settings(max_examples=25 * harness.SCALE, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=30 * harness.SCALE, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(mutated_protos(zoo_model))
     def proto_case(case: tuple[str, onnx.ModelProto]) -> None:

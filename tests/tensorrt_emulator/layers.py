@@ -142,7 +142,8 @@ class ILayer:
 
 
 def _cast(a: Any, dtype: DataType) -> np.ndarray:
-    return np.asarray(a).astype(NUMPY[dtype])
+    with np.errstate(invalid="ignore"):  # NaN to an integer type: what the hardware gives (the build's zero feeds)
+        return np.asarray(a).astype(NUMPY[dtype])
 
 
 # -- constants, identity, cast ---------------------------------------------------------------------

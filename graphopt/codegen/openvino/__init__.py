@@ -15,8 +15,8 @@ from graphopt.ir.core import Graph
 
 __all__ = ["save_openvino", "to_openvino"]
 
-CONVERTER_MODULES = ("ops_control", "ops_detection", "ops_elementwise", "ops_loss", "ops_nn", "ops_quantize",
-                     "ops_reduce", "ops_resize", "ops_rnn", "ops_rotary", "ops_tensor", "ops_window")
+CONVERTER_MODULES = ("ops_attention", "ops_control", "ops_detection", "ops_elementwise", "ops_loss", "ops_nn",
+                     "ops_quantize", "ops_reduce", "ops_resize", "ops_rnn", "ops_rotary", "ops_tensor", "ops_window")
 
 
 def _load() -> Any:

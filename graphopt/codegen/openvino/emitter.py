@@ -53,6 +53,7 @@ class Lowering:
 
     def __init__(self) -> None:
         self.symbols: dict[str, ov.Symbol] = {}
+        self.op_names = _NamePool()
         self.values: dict[Value, ov.Output] = {}
 
     # -- constants ---------------------------------------------------------------------
@@ -102,11 +103,16 @@ class Lowering:
             raise ExportError(f"OpenVINO emitter: no converter for {op}, needed to expand a fused op")
         return outputs_of(conv.fn(self, node, list(inputs)))[0]
 
-    def body(self, sub: Graph) -> tuple[ov.Model, list[Any], dict[Value, Any]]:
-        """A subgraph as a model of its own: its results, and one Parameter per outer value it reads (outer
-        constants are built into it)."""
+    def body(self, sub: Graph) -> tuple[ov.Model, list[Any], list[Any], dict[Value, Any]]:
+        """A subgraph as a model of its own: its results, a Parameter per subgraph input, and one per outer
+        value it reads (outer constants are built into it)."""
         inner = Lowering()
-        inner.symbols = self.symbols
+        inner.symbols, inner.op_names = self.symbols, self.op_names
+        inputs = []
+        for v in sub.inputs:
+            param = opset.parameter(self.partial_shape(v.shape), ov_type(v.dtype) or ov.Type.dynamic)
+            inner.values[v] = param.output(0)
+            inputs.append(param)
         params: dict[Value, Any] = {}
         for v in outer_references(sub):
             if v.const is None:
@@ -116,7 +122,7 @@ class Lowering:
         for node in sub:
             _emit_node(inner, node)
         results = [opset.result(inner.value(v)) for v in sub.outputs]
-        return ov.Model(results, list(params.values()), sub.name), results, params
+        return ov.Model(results, inputs + list(params.values()), sub.name), results, inputs, params
 
     def value(self, v: Value) -> ov.Output:
         out = self.values.get(v)
@@ -238,7 +244,6 @@ def _emit_node(b: Lowering, node: Node) -> None:
         raise
     except Exception as e:  # OpenVINO's shape inference refusing the inputs it was given
         raise ExportError(f"OpenVINO emitter: converting {node.label} failed: {e}") from e
-    friendly = node.name or (f"{node.provenance.creator}/{node.op}" if node.provenance else None)
     for value, out in zip(node.outputs, outs):
         if value is None:
             continue
@@ -247,8 +252,27 @@ def _emit_node(b: Lowering, node: Node) -> None:
             raise ExportError(f"OpenVINO emitter: {node.label} produced {out.get_element_type()} for "
                               f"{value.name!r}, the IR says {value.dtype.name}; this is a converter bug")
         b.values[value] = out
-    if friendly and outs:
-        outs[0].get_node().set_friendly_name(friendly)
+    _name_ops(b, node, inputs, outs)
+
+
+def _name_ops(b: Lowering, node: Node, inputs: list[ov.Output | None], outs: list[ov.Output]) -> None:
+    """Name the OpenVINO ops a node became after the node (its name, or for a node a pass made, its provenance),
+    so OpenVINO's errors and per-layer profiles point back to the IR: the op of the first output takes the name
+    itself, the others ``<name>/<OpenVINO op type>``."""
+    base = node.name or (str(node.provenance) if node.provenance else None)
+    if base is None or not outs:
+        return
+    seen = {x.get_node().get_instance_id() for x in inputs if x is not None}
+    first = outs[0].get_node().get_instance_id()
+    stack = [o.get_node() for o in outs]
+    while stack:
+        op = stack.pop()
+        key = op.get_instance_id()
+        if key in seen or op.get_type_name() in ("Constant", "Parameter"):
+            continue
+        seen.add(key)
+        op.set_friendly_name(b.op_names.claim(base if key == first else f"{base}/{op.get_type_name()}"))
+        stack.extend(v.get_node() for v in op.input_values())
 
 
 def _results(b: Lowering, graph: Graph, names: _NamePool) -> list[Any]:

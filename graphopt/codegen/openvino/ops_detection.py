@@ -1,4 +1,4 @@
-"""Converters of detection and image-patch ops: NonMaxSuppression and Col2Im."""
+"""Converters of detection and image-patch ops: NonMaxSuppression, RoiAlign and Col2Im."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import openvino.opset16 as ov_ops
 
 from graphopt.codegen.openvino.emitter import Lowering
-from graphopt.codegen.openvino.table import converter
+from graphopt.codegen.openvino.table import converter, refuse_attrs
 from graphopt.ir.core import Node
 
 
@@ -37,3 +37,13 @@ def col2im(b: Lowering, node: Node, x: list[Any]) -> Any:
     pads = list(node.attr("pads", None) or [0, 0, 0, 0])
     return ov_ops.col2im(x[0], x[1], x[2], list(node.attr("strides", None) or [1, 1]),
                          list(node.attr("dilations", None) or [1, 1]), pads[:2], pads[2:])
+
+
+_ROI_MODES = {"half_pixel": "half_pixel_for_nn", "output_half_pixel": "asymmetric"}
+
+
+@converter("RoiAlign", check=refuse_attrs(coordinate_transformation_mode=tuple(_ROI_MODES)))
+def roi_align(b: Lowering, node: Node, x: list[Any]) -> Any:
+    return ov_ops.roi_align(x[0], x[1], ov_ops.convert(x[2], "i32"), node.attr("output_height"),
+                            node.attr("output_width"), node.attr("sampling_ratio"), node.attr("spatial_scale"),
+                            node.attr("mode"), _ROI_MODES[node.attr("coordinate_transformation_mode")])

@@ -1,11 +1,10 @@
-"""Converters of network layers: convolutions, pooling, normalizations, MatMul/Gemm, attention, fused ops."""
+"""Converters of network layers: convolutions, pooling, normalizations, MatMul/Gemm, graphopt's fused ops."""
 
 from __future__ import annotations
 
 from math import prod
 from typing import Any
 
-import openvino as ov
 import openvino.opset16 as ov_ops
 
 from graphopt.codegen.openvino.emitter import Lowering, outputs_of, rank
@@ -268,77 +267,3 @@ def _fused(b: Lowering, node: Node, x: list[Any]) -> Any:
 for _op, _base_check in (("FusedConv", known_rank(1)), ("FusedGemm", None), ("FusedMatMul", None)):
     converter(_op, domain=GRAPHOPT_DOMAIN, check=_base_check)(_fused)
 
-
-# -- attention ---------------------------------------------------------------------------------
-
-
-def _attention_check(node: Node) -> str | None:
-    q, k = node.inputs[0], node.inputs[1]
-    if q is None or k is None or q.shape is None or k.shape is None:
-        return "Q or K has an unknown rank"
-    if len(q.shape) == 3 and (node.attr("q_num_heads", None) is None or node.attr("kv_num_heads", None) is None):
-        return "3-D Q/K/V need the q_num_heads and kv_num_heads attributes"
-    if len(node.outputs) > 3 and node.outputs[3] is not None:
-        return "the qk_matmul_output output is not supported"
-    if node.attr("softcap", 0.0):
-        return "softcap is not supported"
-    has_mask = len(node.inputs) > 3 and node.inputs[3] is not None
-    has_past = len(node.inputs) > 4 and node.inputs[4] is not None
-    if len(node.inputs) > 6 and node.inputs[6] is not None:
-        return "the nonpad_kv_seqlen input is not supported"
-    mask = node.inputs[3] if has_mask else None
-    kv_len = k.shape[-2] if len(k.shape) == 4 else k.shape[1]
-    if mask is not None and not has_past and (mask.shape is None or mask.shape[-1] != kv_len):
-        return "a mask shorter than the key sequence (padded with -inf) is not supported"
-    if node.attr("is_causal") and (has_mask or has_past):
-        return "a causal attention with an explicit mask or past key/values is not supported"
-    heads = (q.shape[1], k.shape[1]) if len(q.shape) == 4 else (node.attr("q_num_heads"), node.attr("kv_num_heads"))
-    if not all(isinstance(h, int) for h in heads) or heads[0] % heads[1]:
-        return f"query heads {heads[0]} are not a known multiple of key/value heads {heads[1]}"
-    return None
-
-
-def _heads_first(b: Lowering, t: Any, heads: int) -> Any:
-    """``[batch, seq, heads * size]`` as ``[batch, heads, seq, size]``."""
-    split = ov_ops.reshape(t, b.i64([0, 0, heads, -1]), True)
-    return ov_ops.transpose(split, b.i64([0, 2, 1, 3])).output(0)
-
-
-def _repeat_heads(b: Lowering, t: Any, groups: int) -> Any:
-    """Grouped-query attention: each key/value head serves ``groups`` consecutive query heads."""
-    if groups == 1:
-        return t
-    shape = ov_ops.shape_of(t, "i64")
-    expanded = ov_ops.concat([ov_ops.gather(shape, b.i64([0, 1]), b.i64(0)), b.i64([groups]),
-                              ov_ops.gather(shape, b.i64([2, 3]), b.i64(0))], 0)
-    repeated = ov_ops.broadcast(ov_ops.unsqueeze(t, b.i64([2])), expanded)
-    merged = ov_ops.concat([ov_ops.gather(shape, b.i64([0]), b.i64(0)), b.i64([-1]),
-                            ov_ops.gather(shape, b.i64([2, 3]), b.i64(0))], 0)
-    return ov_ops.reshape(repeated, merged, False)
-
-
-@converter("Attention", check=_attention_check)
-def attention(b: Lowering, node: Node, x: list[Any]) -> Any:
-    x = x + [None] * (6 - len(x))
-    q, k, v, mask, past_k, past_v = x[:6]
-    three_d = rank(q) == 3
-    if three_d:
-        q = _heads_first(b, q, node.attr("q_num_heads"))
-        k, v = (_heads_first(b, t, node.attr("kv_num_heads")) for t in (k, v))
-    if past_k is not None:
-        k, v = ov_ops.concat([past_k, k], 2).output(0), ov_ops.concat([past_v, v], 2).output(0)
-    present = [k, v]
-    groups = q.get_partial_shape()[1].get_length() // k.get_partial_shape()[1].get_length()
-    scale = node.attr("scale", None)
-    args = [q, _repeat_heads(b, k, groups), _repeat_heads(b, v, groups)]
-    if mask is not None or scale is not None:
-        args.append(mask if mask is not None else b.const(0, q))  # OpenVINO takes the scale as the fifth input only
-    if scale is not None:
-        args.append(b.const(scale, q))
-    y = ov_ops.scaled_dot_product_attention(*args, causal=bool(node.attr("is_causal")))
-    if mask is not None and mask.get_element_type() == ov.Type.boolean:  # a fully masked row gives 0, not NaN
-        attended = ov_ops.reduce_logical_or(mask, b.i64([-1]), True)
-        y = ov_ops.select(attended, y, b.const(0, y))
-    if three_d:
-        y = ov_ops.reshape(ov_ops.transpose(y, b.i64([0, 2, 1, 3])), b.i64([0, 0, -1]), True)
-    return [y, *present][: len(node.outputs)]

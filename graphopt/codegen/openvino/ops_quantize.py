@@ -123,3 +123,17 @@ def qlinear_conv(b: Lowering, node: Node, x: list[Any]) -> Any:
                                                                            ov_ops.convert(x[4], "f32")))
     y = conv(b, node, [_real(x[0], x[2], x[1]), weights] + ([bias] if bias is not None else []))
     return requantize(y, x[6], x[7], node.outputs[0].dtype)  # type: ignore[union-attr]
+
+
+@converter("DynamicQuantizeLinear")
+def dynamic_quantize(b: Lowering, node: Node, x: list[Any]) -> Any:
+    """uint8 quantization over the range of the data widened to include 0: (y, scale, zero point)."""
+    data = ov_ops.convert(x[0], "f32")
+    every_axis = ov_ops.range(b.i64(0), ov_ops.squeeze(ov_ops.shape_of(ov_ops.shape_of(data, "i64"), "i64"),
+                                                        b.i64([0])), b.i64(1), "i64")
+    zero = b.const(0, np.float32)
+    low = ov_ops.minimum(ov_ops.reduce_min(data, every_axis, False), zero)
+    high = ov_ops.maximum(ov_ops.reduce_max(data, every_axis, False), zero)
+    scale = ov_ops.divide(ov_ops.subtract(high, low), b.const(255, np.float32))
+    zero_point = requantize(ov_ops.negative(low), scale, None, DType.UINT8)
+    return [requantize(data, scale, zero_point, DType.UINT8), scale, zero_point]

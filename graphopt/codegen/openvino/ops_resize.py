@@ -1,4 +1,4 @@
-"""Resampling converters: ONNX Resize as OpenVINO Interpolate-11, GridSample as GridSample-9."""
+"""Resampling converters: ONNX Resize as OpenVINO Interpolate-11, GridSample as GridSample-9, AffineGrid."""
 
 from __future__ import annotations
 
@@ -56,3 +56,36 @@ def grid_sample(b: Lowering, node: Node, x: list[Any]) -> Any:
     return ov_ops.grid_sample(x[0], ov_ops.convert_like(x[1], x[0]), {
         "align_corners": bool(node.attr("align_corners")), "mode": _GRID_MODES[node.attr("mode")],
         "padding_mode": node.attr("padding_mode")})
+
+
+def _affine_grid_check(node: Node) -> str | None:
+    size = node.inputs[1]
+    return None if size is not None and size.shape == (4,) else "only 2-D grids (size of length 4) are supported"
+
+
+def _coordinates(b: Lowering, count: Any, align_corners: bool, like: Any) -> Any:
+    """Normalized pixel coordinates in [-1, 1]: the centers, or the corners when ``align_corners``."""
+    n = ov_ops.convert_like(count, like)
+    i = ov_ops.range(b.const(0, like), n, b.const(1, like), like.get_element_type().get_type_name())
+    one, two = b.const(1, like), b.const(2, like)
+    if align_corners:
+        return ov_ops.subtract(ov_ops.divide(ov_ops.multiply(i, two), ov_ops.subtract(n, one)), one)
+    return ov_ops.subtract(ov_ops.divide(ov_ops.add(ov_ops.multiply(i, two), one), n), one)
+
+
+@converter("AffineGrid", check=_affine_grid_check)
+def affine_grid(b: Lowering, node: Node, x: list[Any]) -> Any:
+    theta, size = x[0], ov_ops.convert(x[1], "i64")
+    height, width = (ov_ops.squeeze(ov_ops.gather(size, b.i64([i]), b.i64(0)), b.i64([0])) for i in (2, 3))
+    align = bool(node.attr("align_corners"))
+    xs, ys = _coordinates(b, width, align, theta), _coordinates(b, height, align, theta)
+    plane = ov_ops.concat([ov_ops.unsqueeze(height, b.i64([0])), ov_ops.unsqueeze(width, b.i64([0]))], 0)
+    grid_x = ov_ops.broadcast(ov_ops.unsqueeze(xs, b.i64([0])), plane)
+    grid_y = ov_ops.broadcast(ov_ops.unsqueeze(ys, b.i64([1])), plane)
+    ones = ov_ops.broadcast(b.const(1, theta), plane)
+    base = ov_ops.reshape(ov_ops.concat([ov_ops.unsqueeze(t, b.i64([-1])) for t in (grid_x, grid_y, ones)], -1),
+                          b.i64([-1, 3]), False)  # [H*W, 3]
+    points = ov_ops.matmul(base, theta, False, True)  # [N, H*W, 2]
+    shape = ov_ops.concat([ov_ops.gather(size, b.i64([0]), b.i64(0)), ov_ops.unsqueeze(height, b.i64([0])),
+                           ov_ops.unsqueeze(width, b.i64([0])), b.i64([2])], 0)
+    return ov_ops.reshape(points, shape, False)

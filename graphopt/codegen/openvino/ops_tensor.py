@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import openvino.opset16 as ov_ops
 
-from graphopt.codegen.openvino.emitter import Lowering, rank
+from graphopt.codegen.openvino.emitter import OV_TYPES, Lowering, rank
 from graphopt.codegen.openvino.table import converter, known_rank, refuse_attrs
 from graphopt.ir.core import Node
+from graphopt.ir.dtypes import DType
 
 
 def _shape(b: Lowering, x: Any) -> Any:
@@ -258,9 +259,6 @@ def scatter_nd(b: Lowering, node: Node, x: list[Any]) -> Any:
 
 @converter("EyeLike")
 def eye_like(b: Lowering, node: Node, x: list[Any]) -> Any:
-    from graphopt.codegen.openvino.emitter import OV_TYPES
-    from graphopt.ir.dtypes import DType
-
     out_type = OV_TYPES[DType(node.attr("dtype"))] if node.attr("dtype", None) is not None \
         else x[0].get_element_type()
     shape_ = _shape(b, x[0])
@@ -299,3 +297,23 @@ def unique(b: Lowering, node: Node, x: list[Any]) -> Any:
     axis = node.attr("axis", None)
     found = ov_ops.unique(x[0], b.i64(axis) if axis is not None else None, bool(node.attr("sorted")), "i64", "i64")
     return list(found.outputs())[: len(node.outputs)]
+
+
+@converter("CenterCropPad", check=known_rank(0))
+def center_crop_pad(b: Lowering, node: Node, x: list[Any]) -> Any:
+    """Crop each listed axis around its center where it is longer than asked, pad it where it is shorter."""
+    data, r = x[0], rank(x[0])
+    axis_list = [a % r for a in (node.attr("axes", None) or range(r))]
+    axes = b.i64(axis_list)
+    dims = ov_ops.gather(_shape(b, data), axes, b.i64(0))
+    wanted = ov_ops.convert(x[1], "i64")
+    zero, two = b.i64(0), b.i64(2)
+    crop_begin = ov_ops.divide(ov_ops.maximum(ov_ops.subtract(dims, wanted), zero), two)
+    kept = ov_ops.minimum(dims, wanted)
+    cropped = ov_ops.slice(data, crop_begin, ov_ops.add(crop_begin, kept), b.i64([1] * len(axis_list)), axes)
+    pad = ov_ops.maximum(ov_ops.subtract(wanted, dims), zero)
+    pad_begin = ov_ops.divide(pad, two)
+    zeros = b.i64([0] * r)
+    begin = ov_ops.scatter_update(zeros, axes, pad_begin, b.i64(0))
+    end = ov_ops.scatter_update(zeros, axes, ov_ops.subtract(pad, pad_begin), b.i64(0))
+    return ov_ops.pad(cropped, begin, end, "constant", b.const(0, data))

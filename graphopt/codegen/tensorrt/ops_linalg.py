@@ -11,6 +11,7 @@ from graphopt.codegen.tensorrt.ops_elementwise import apply_activation, fused_ac
 from graphopt.codegen.tensorrt.registry import (
     FLOATS,
     all_checks,
+    const_array,
     converter,
     float_input,
     needs_const,
@@ -189,8 +190,7 @@ def convert_instance_norm(em: Emitter, node: Node) -> None:
     x_value = _in(node, 0)
     rank = len(x_value.shape)
     shape = (1, -1) + (1,) * (rank - 2)
-    scale, bias = (em.constant(_in(node, i).numpy().reshape(shape), x_value.dtype)  # type: ignore[union-attr]
-                   for i in (1, 2))
+    scale, bias = (em.constant(const_array(node, i).reshape(shape), x_value.dtype) for i in (1, 2))
     em.out(node, normalize(em, em.tensor(x_value), scale, bias, sum(1 << a for a in range(2, rank)),
                            float(node.attr("epsilon"))))
 
@@ -288,9 +288,9 @@ def convert_resize(em: Emitter, node: Node) -> None:
     scales = node.inputs[2] if len(node.inputs) > 2 else None
     sizes = node.inputs[3] if len(node.inputs) > 3 else None
     if sizes is not None:
-        layer.shape = trt.Dims([int(s) for s in sizes.numpy()])  # type: ignore[union-attr]
+        layer.shape = trt.Dims([int(s) for s in const_array(node, 3)])
     elif scales is not None:
-        layer.scales = [float(s) for s in scales.numpy()]  # type: ignore[union-attr]
+        layer.scales = [float(s) for s in const_array(node, 2)]
     layer.resize_mode = getattr(trt.InterpolationMode, _MODES[node.attr("mode")])
     if node.attr("mode") == "cubic":
         layer.cubic_coeff = float(node.attr("cubic_coeff_a"))

@@ -8,7 +8,7 @@ import numpy as np
 from graphopt.codegen.tensorrt.emitter import Emitter, ir_shape
 from graphopt.codegen.tensorrt.ops_linalg import normalize
 from graphopt.codegen.tensorrt.ops_tensor import linspace, nonnegative_indices
-from graphopt.codegen.tensorrt.registry import FLOATS, INDICES, converter, needs_const, static_dims
+from graphopt.codegen.tensorrt.registry import FLOATS, INDICES, const_array, converter, needs_const, static_dims
 from graphopt.ir.core import Node, Value
 from graphopt.ir.dtypes import DType
 
@@ -61,7 +61,7 @@ def convert_trilu(em: Emitter, node: Node) -> None:
     x_value = _in(node)
     shape = ir_shape(x_value)
     k_value = node.inputs[1] if len(node.inputs) > 1 else None
-    k = int(k_value.numpy()) if k_value is not None else 0  # type: ignore[arg-type]
+    k = int(const_array(node, 1)) if k_value is not None else 0
     rows, cols = shape[-2], shape[-1]
     keep = np.triu(np.ones((rows, cols), bool), k) if node.attr("upper") else np.tril(np.ones((rows, cols), bool), k)
     rank = len(shape)
@@ -126,7 +126,7 @@ def _topk_check(node: Node) -> str | None:
 
 @converter("TopK", check=_topk_check)
 def convert_topk(em: Emitter, node: Node) -> None:
-    k = int(_in(node, 1).numpy().reshape(-1)[0])  # type: ignore[union-attr]
+    k = int(const_array(node, 1).reshape(-1)[0])
     op = em.trt.TopKOperation.MAX if node.attr("largest") else em.trt.TopKOperation.MIN
     layer = em.network.add_topk(em.tensor(_in(node)), op, k, 1 << _axis(node, node.attr("axis")))
     em.result(node, layer, 0)
@@ -143,7 +143,7 @@ def _cumsum_check(node: Node) -> str | None:
 
 @converter("CumSum", check=_cumsum_check)
 def convert_cumsum(em: Emitter, node: Node) -> None:
-    axis = _axis(node, int(_in(node, 1).numpy()))  # type: ignore[arg-type]
+    axis = _axis(node, int(const_array(node, 1)))
     axis_tensor = em.constant(np.array(axis, np.int32), DType.INT32, "axis")
     layer = em.network.add_cumulative(em.tensor(_in(node)), axis_tensor, em.trt.CumulativeOperation.SUM,
                                       bool(node.attr("exclusive")), bool(node.attr("reverse")))

@@ -14,7 +14,7 @@ import numpy as np
 from graphopt.codegen.tensorrt.emitter import Dim, Emitter
 from graphopt.codegen.tensorrt.ops_linalg import matmul
 from graphopt.codegen.tensorrt.ops_tensor import slice_axes
-from graphopt.codegen.tensorrt.registry import FLOATS, converter
+from graphopt.codegen.tensorrt.registry import FLOATS, const_array, const_input, converter
 from graphopt.ir.core import Node, Value
 
 if TYPE_CHECKING:
@@ -31,8 +31,7 @@ def _lstm_check(node: Node) -> str | None:
     steps, features = x.shape[node.attr("layout")], x.shape[2]
     if not isinstance(steps, int) or not isinstance(features, int):
         return "LSTM over a dynamic sequence length (the unrolled lowering needs it static; the batch may vary)"
-    bad = [i for i in (1, 2, 3) if i < len(node.inputs) and node.inputs[i] is not None and
-           node.inputs[i].const is None]  # type: ignore[union-attr]
+    bad = [i for i in (1, 2, 3) if not const_input(node, i)]
     if bad:
         return f"LSTM weights (inputs {bad}) must be constants"
     if len(node.inputs) > 7 and node.inputs[7] is not None:
@@ -68,7 +67,7 @@ def convert_lstm(em: Emitter, node: Node) -> None:
         h = _initial(em, node, 5, d, hidden)
         c = _initial(em, node, 6, d, hidden)
         projected = _input_projection(em, node, x, d, hidden)
-        recurrent = _const(node, 2)[d].T.astype(dtype.numpy)
+        recurrent = const_array(node, 2)[d].T.astype(dtype.numpy)
         r = em.constant(np.ascontiguousarray(recurrent), dtype, "R")
         outputs: list[ITensor | None] = [None] * steps
         order = range(steps) if direction == "forward" else range(steps - 1, -1, -1)
@@ -93,23 +92,15 @@ def convert_lstm(em: Emitter, node: Node) -> None:
             em.out(node, result, index)
 
 
-def _const(node: Node, index: int) -> np.ndarray:
-    v = node.inputs[index]
-    assert v is not None
-    array = v.numpy()
-    assert array is not None
-    return array
-
-
 def _input_projection(em: Emitter, node: Node, x: ITensor, d: int, hidden: int) -> ITensor:
     """X·Wᵀ + Wb + Rb for every step at once: [seq, batch, 4·hidden]."""
     dtype = em.info(x).dtype
-    weights = _const(node, 1)[d].T[None].astype(dtype.numpy)
+    weights = const_array(node, 1)[d].T[None].astype(dtype.numpy)
     projected = matmul(em, x, em.constant(np.ascontiguousarray(weights), dtype, "W"))
     bias_value: Value | None = node.inputs[3] if len(node.inputs) > 3 else None
     if bias_value is None:
         return projected
-    bias = _const(node, 3)[d]
+    bias = const_array(node, 3)[d]
     total = (bias[:4 * hidden] + bias[4 * hidden:]).reshape(1, 1, -1).astype(dtype.numpy)
     return em.binary(projected, em.constant(total, dtype, "B"), "SUM", tag="bias")
 

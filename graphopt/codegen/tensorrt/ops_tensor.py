@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graphopt.codegen.tensorrt.emitter import Dim, Emitter, ir_shape
-from graphopt.codegen.tensorrt.registry import FLOATS, converter, needs_const, static_dims
+from graphopt.codegen.tensorrt.registry import FLOATS, const_array, converter, needs_const, static_dims
 from graphopt.ir.core import Node, Value
 from graphopt.ir.dtypes import DType
 
@@ -158,8 +158,8 @@ def _slice_is_static(node: Node) -> bool:
     if _const(node, 1) is None or _const(node, 2) is None:
         return False
     axes = _const(node, 3)
-    rank = _rank(node)
-    return _static_axes(node, _norm(axes, rank) if axes is not None else range(len(_const(node, 1)))) is None  # type: ignore[arg-type]
+    chosen = _norm(axes, _rank(node)) if axes is not None else list(range(len(const_array(node, 1))))
+    return _static_axes(node, chosen) is None
 
 
 @converter("Slice", check=_slice_check)

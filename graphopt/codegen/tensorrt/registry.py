@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from graphopt.ir.core import Node, Value
 from graphopt.ir.dtypes import DType
 
@@ -79,6 +81,14 @@ def _value_reason(v: Value, what: str) -> str | None:
 
 
 # -- helpers for checks ------------------------------------------------------------------------
+
+
+def const_array(node: Node, index: int) -> np.ndarray:
+    """Input ``index``'s constant data (its check required a constant)."""
+    v = node.inputs[index]
+    array = v.numpy() if v is not None else None
+    assert array is not None, f"{node.label}: input {index} is not a constant"
+    return array
 
 
 def const_input(node: Node, index: int) -> bool:

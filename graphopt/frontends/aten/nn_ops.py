@@ -3,6 +3,7 @@ embedding and attention."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -274,9 +275,19 @@ def _resize(cx: Lowering, x: Value, mode: str, output_size: Sequence[IntLike] | 
         factors = cx.const(np.array([1.0, 1.0, *given], np.float32))
         return cx.op("Resize", [x, None, factors], attrs)
     if output_size is None:
-        raise UnsupportedOpError("upsample without an output size or a scale per spatial dim")
+        if len(given) != n:
+            raise UnsupportedOpError("upsample without an output size or a scale per spatial dim")
+        output_size = [_scaled_size(cx, dim_size(cx, x, 2 + i), s) for i, s in enumerate(given)]
     sizes = ints(cx, [dim_size(cx, x, 0), dim_size(cx, x, 1), *output_size])
     return cx.op("Resize", [x, None, None, sizes], attrs)
+
+
+def _scaled_size(cx: Lowering, size: IntLike, scale: float) -> IntLike:
+    """floor(size * scale), as torch sizes an upsampled dim."""
+    if isinstance(size, int):
+        return math.floor(size * scale)
+    scaled = cx.op("Mul", [cast(cx, size, DType.DOUBLE), scalar(cx, scale, DType.DOUBLE)])
+    return cast(cx, cx.op("Floor", [scaled]), DType.INT64)
 
 
 def _upsample_converters(name: str, mode: str, n: int, has_align: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from graphopt.ir.core import Value
 from graphopt.ir.ops.fused import FUSED_OPS
 from graphopt.ir.registry import GRAPHOPT_DOMAIN
 from graphopt.passes.base import register_pass
@@ -75,9 +76,11 @@ class FuseActivationRule(Rule):
         got = self.params(m)
         return got if isinstance(got, str) else None
 
-    def rewrite(self, m: Match, b: Builder):  # type: ignore[no-untyped-def]
+    def rewrite(self, m: Match, b: Builder) -> Value:
         base = m["base"]
-        activation, params = self.params(m)  # type: ignore[misc]
+        got = self.params(m)
+        assert not isinstance(got, str), "check() refuses what params() cannot read"
+        activation, params = got
         attrs = {**base.attrs, "activation": activation, "activation_params": list(params)}
         if not params:
             del attrs["activation_params"]

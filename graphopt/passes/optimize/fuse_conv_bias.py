@@ -22,7 +22,7 @@ def per_channel(c: np.ndarray, out: Value, channels: int) -> np.ndarray | str:
         return "the Conv output's rank is unknown"
     if c.ndim > rank:
         return f"the constant has rank {c.ndim}, more than the Conv output's {rank}"
-    full = c.reshape((1,) * (rank - c.ndim) + c.shape)
+    full: np.ndarray = c.reshape((1,) * (rank - c.ndim) + c.shape)
     if any(d != 1 for i, d in enumerate(full.shape) if i != 1) or full.shape[1] not in (1, channels):
         return f"constant of shape {list(c.shape)} is not per-channel for {channels} channels"
     return np.broadcast_to(full.reshape(-1), (channels,))

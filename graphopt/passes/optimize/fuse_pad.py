@@ -95,7 +95,10 @@ class _FusePad(Rule):
 
     def rewrite(self, m: Match, b: Builder) -> Value:
         node: Node = m["op"]
-        attrs = {**node.attrs, "pads": self.merged(node, _full_pads(m, len(m["x"].shape)), len(m["x"].shape))}
+        rank = len(m["x"].shape)
+        full = _full_pads(m, rank)
+        assert not isinstance(full, str), "check() refuses pads it cannot read"
+        attrs = {**node.attrs, "pads": self.merged(node, full, rank)}
         inputs = [m["x"], *node.inputs[1:]]
         return b.op(node.op, inputs, attrs)
 

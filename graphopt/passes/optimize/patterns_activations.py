@@ -87,6 +87,7 @@ def _check_softmax(m: Match) -> str | None:
 
 def _softmax(m: Match, b: Builder) -> Value:
     axis = _reduce_axis(m, "sum", "axes")
+    assert isinstance(axis, int), "_check_softmax refuses other reductions"
     return b.op("Softmax", [m["x"]], {"axis": axis - len(m["x"].shape)})
 
 

@@ -8,6 +8,7 @@ scale and bias, so forms with or without gamma and beta are all covered.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,14 +21,14 @@ from graphopt.passes.optimize.patterns_common import (
     internal,
     trailing_axes,
 )
-from graphopt.passes.rewrite import Builder, Match, Rule, RuleSet, const, op, optional, var
+from graphopt.passes.rewrite import Builder, Match, Op, Pattern, Rule, RuleSet, const, op, optional, var
 
 X = var("x")
 MAX_SCALE_ELEMENTS = 1 << 22
 """The rewrite materializes a ones scale of the normalized shape; past this size (16 MB of f32) it refuses."""
 
 
-def _sqrt_plus_eps(mean: object) -> object:
+def _sqrt_plus_eps(mean: Pattern) -> Op:
     return op("Sqrt", op("Add", mean, const("eps"), commutative=True))
 
 
@@ -72,7 +73,7 @@ def _check_norm(m: Match) -> str | None:
     return reason
 
 
-def _norm_rewrite(op_type: str) -> object:
+def _norm_rewrite(op_type: str) -> Callable[[Match, Builder], Value]:
     def rewrite(m: Match, b: Builder) -> Value:
         x = m["x"]
         k = _normalized_axes(m)
@@ -130,6 +131,7 @@ def _folded(m: Match, b: Builder, *, multiply: bool) -> Value:
     axis = node.attr("axis")
     c = _fold_shape(m.const("c"), x, axis)
     scale = _fold_shape(m.const("scale"), x, axis)
+    assert c is not None and scale is not None, "the rule's check refuses constants that don't fold"
     bias = m.get("bias")
     bias_arr = None if bias is None else _fold_shape(bias.numpy(), x, axis)
     if multiply:

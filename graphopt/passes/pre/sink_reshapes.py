@@ -71,8 +71,8 @@ def _try(reshape: Node, graph: Graph) -> bool:
         if any(u.node.op == "Reshape" and u.index != 0 for u in v.uses):
             return False  # a region value used as a shape, not reshaped
     for n in region:
-        for i, v in enumerate(n.inputs):
-            if v is out:
+        for i, inp in enumerate(n.inputs):
+            if inp is out:
                 n.set_input(i, x)
         for o in n.outputs:
             if o is not None and isinstance(o.type, TensorType):

@@ -263,6 +263,7 @@ CASES = [
     case(aten.upsample_bilinear2d.vec, r(1, 2, 3, 4), None, False, [2.0, 2.0]),
     case(aten.upsample_bilinear2d.vec, r(1, 2, 3, 4), [5, 7], True, None, id="bilinear-align-corners"),
     case(aten.upsample_bilinear2d.default, r(1, 2, 3, 4), [7, 9], False),
+    case(aten.upsample_bilinear2d.vec, r(1, 2, 3, 4), None, True, [2.0, 1.5], id="bilinear-align-corners-scales"),
     case(aten.upsample_bicubic2d.default, r(1, 2, 4, 4), [8, 8], False),
     case(aten._softmax.default, r(3, 5), -1, False),
     case(aten._log_softmax.default, r(3, 5), 0, False),
