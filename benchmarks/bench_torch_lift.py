@@ -95,7 +95,7 @@ def worker(name: str, runs: int) -> dict[str, Any]:
             try:
                 result = fn()
             except Exception as e:
-                failed[tool] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                failed[tool] = f"{type(e).__name__}: " + " ".join(str(e).split())[:300]
                 del tools[tool]
                 steps.pop(tool, None)
                 continue

@@ -134,7 +134,7 @@ def test_unsupported_ops_are_listed_together():
     message = str(err.value)
     assert "2 node(s)" in message
     assert "com.example::Frobnicate 'mine': no OpenVINO converter" in message
-    assert "MaxPool 'pool': storage_order=1" in message
+    assert "MaxPool 'pool': column-major indices (storage_order=1) are supported for 2-D pooling only" in message
 
 
 def test_missing_openvino_says_what_to_install(monkeypatch):

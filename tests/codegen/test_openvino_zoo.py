@@ -41,3 +41,16 @@ def test_zoo_model_matches_onnxruntime(core: ov.Core, model: zoo.ZooModel, level
         assert a.shape == e.shape and a.dtype == e.dtype
         np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-5)
 
+
+
+def test_weights_over_2_gib_are_shared_not_copied(tmp_path) -> None:
+    """The large model's 2.25 GB of memory-mapped weights become Constants over the same pages."""
+    import psutil
+
+    graph = graphopt.load(zoo.large_model(tmp_path))
+    process = psutil.Process()
+    before = process.memory_info().rss
+    model = graphopt.to_openvino(graph)
+    assert process.memory_info().rss - before < 200 * 2**20
+    shapes = [tuple(op.get_output_shape(0)) for op in model.get_ops() if op.get_type_name() == "Constant"]
+    assert shapes.count(zoo.LARGE_DIMS) == 3

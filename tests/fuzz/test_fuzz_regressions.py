@@ -185,3 +185,16 @@ def test_op_from_a_later_opset_is_a_load_error() -> None:
         graphopt.load(m)
     m.opset_import[0].version = 23
     graphopt.load(m)
+
+
+def test_input_dtypes_are_checked_against_the_schema() -> None:
+    """A Slice whose ``ends`` was rewired to a float weight verified (Slice's inference cannot read a
+    non-constant), and fuse-slices crashed (zip of unequal lengths); Add(float, int64) even folded."""
+    nodes = [helper.make_node("Slice", ["x", "starts", "w"], ["y"])]
+    m = model(nodes, [f32("x", [4, 4])], [f32("y", None)],
+              [const("starts", [0], np.int64), const("w", np.ones((2, 3)))])
+    for level in ("O0", "O2"):
+        with pytest.raises(VerificationError, match=r"input 2 \(w\) is float, the op takes tensor\(int32\)"):
+            graphopt.optimize(graphopt.load(m), level)
+    with pytest.raises(VerificationError, match="another input of type T is float"):
+        graphopt.optimize(graphopt.load(_build("tensors/mixed-dtypes-folding")), "O1")

@@ -288,6 +288,9 @@ REFUSALS = [
     ("attention-mask-broadcasts-query", _ATTENTION.format(mask="2,1,1,5", axis=-1), "attention",
      "does not cover the full"),
     ("attention-softmax-axis", _ATTENTION.format(mask="2,1,5,5", axis=2), "attention", "not over the last axis"),
+    # ONNX Runtime's fused float16 Attention rounds differently (test_attention_4d_causal_fp16_expanded broke)
+    ("attention-float16", _ATTENTION.format(mask="2,1,5,5", axis=-1).replace("f32", "f16"), "attention",
+     "float16 operands"),
     ("attention-3d", """
 graph main(%q: f32[2,5,4], %kt: f32[2,4,5], %v: f32[2,5,4]) {
   %s: f32[2,5,5] = MatMul(%q, %kt)

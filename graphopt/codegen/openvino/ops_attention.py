@@ -4,8 +4,9 @@ Q, K, V in ``[batch, heads, seq, size]`` (3-D inputs are split into heads first)
 in front, key/value heads repeated for grouped-query attention. The plain cases become OpenVINO's
 ScaledDotProductAttention, which its CPU plugin runs as one kernel; the others (softcap, the QK output, a
 causal mask combined with an explicit mask or with past keys, per-batch key lengths) are written out:
-``softmax(softcap(Q·Kᵀ·scale) + bias)·V``, where the bias holds the mask, the causal triangle (shifted by the
-number of past keys, so they stay visible) and the padding, and a fully masked row gives zeros.
+``softmax(softcap(Q·Kᵀ·scale) + bias)·V``, where the bias holds the mask (padded with masked positions when
+shorter than the keys), the causal triangle and sliding window (shifted by the number of past keys, so they
+stay visible) and the padding of a static cache, and a fully masked row gives zeros.
 """
 
 from __future__ import annotations
@@ -31,11 +32,8 @@ def _attention_check(node: Node) -> str | None:
         return "Q or K has an unknown rank"
     if len(q.shape) == 3 and (node.attr("q_num_heads", None) is None or node.attr("kv_num_heads", None) is None):
         return "3-D Q/K/V need the q_num_heads and kv_num_heads attributes"
-    kv_len = k.shape[-2] if len(k.shape) == 4 else k.shape[1]
-    if mask is not None and _input(node, 4) is None and (mask.shape is None or mask.shape[-1] != kv_len):
-        return "a mask shorter than the key sequence (padded with -inf) is not supported"
-    if node.attr("left_window_size", -1) >= 0 or node.attr("right_window_size", -1) >= 0:
-        return "sliding-window attention is not supported"
+    if mask is not None and mask.shape is None:
+        return "the mask has an unknown rank"
     heads = (q.shape[1], k.shape[1]) if len(q.shape) == 4 else (node.attr("q_num_heads"), node.attr("kv_num_heads"))
     if not all(isinstance(h, int) for h in heads) or heads[0] % heads[1]:
         return f"query heads {heads[0]} are not a known multiple of key/value heads {heads[1]}"
@@ -45,8 +43,26 @@ def _attention_check(node: Node) -> str | None:
 def _written_out(node: Node) -> bool:
     """Whether the node needs more than OpenVINO's ScaledDotProductAttention offers."""
     return bool(node.attr("softcap", 0.0) or (len(node.outputs) > 3 and node.outputs[3] is not None)
-                or _input(node, 6) is not None
+                or _input(node, 6) is not None or _window(node) != (-1, -1)
                 or (node.attr("is_causal") and (_input(node, 3) is not None or _input(node, 4) is not None)))
+
+
+def _window(node: Node) -> tuple[int, int]:
+    """Sliding-window bounds (left, right); -1 leaves a side unbounded."""
+    return node.attr("left_window_size", -1), node.attr("right_window_size", -1)
+
+
+def _padded_mask(b: Lowering, mask: Any, k: Any) -> Any:
+    """A mask shorter than the key sequence, padded at the end with masked positions (False or -inf)."""
+    have, want = mask.get_partial_shape()[-1], k.get_partial_shape()[2]
+    if have.is_static and want.is_static and have.get_length() == want.get_length():
+        return mask
+    r = rank(mask)
+    missing = ov_ops.subtract(ov_ops.gather(ov_ops.shape_of(k, "i64"), b.i64([2]), b.i64(0)),
+                              ov_ops.gather(ov_ops.shape_of(mask, "i64"), b.i64([r - 1]), b.i64(0)))
+    end = ov_ops.concat([b.i64([0] * (r - 1)), ov_ops.maximum(missing, b.i64([0]))], 0)
+    fill = b.const(False, mask) if mask.get_element_type() == ov.Type.boolean else b.const(-np.inf, mask)
+    return ov_ops.pad(mask, b.i64([0] * r), end, "constant", fill).output(0)
 
 
 def _heads_first(b: Lowering, t: Any, heads: int) -> Any:
@@ -80,6 +96,8 @@ def attention(b: Lowering, node: Node, x: list[Any]) -> Any:
     if past_k is not None:
         k, v = ov_ops.concat([past_k, k], 2).output(0), ov_ops.concat([past_v, v], 2).output(0)
     present = [k, v]
+    if mask is not None:
+        mask = _padded_mask(b, mask, k)
     groups = q.get_partial_shape()[1].get_length() // k.get_partial_shape()[1].get_length()
     k, v = _repeat_heads(b, k, groups), _repeat_heads(b, v, groups)
     if _written_out(node):
@@ -139,16 +157,25 @@ def _bias(b: Lowering, node: Node, q: Any, k: Any, mask: Any | None, nonpad: Any
     keys = ov_ops.range(b.i64(0), kv_len, b.i64(1), "i64")
     lengths = ov_ops.reshape(ov_ops.convert(nonpad, "i64"), b.i64([-1, 1, 1, 1]), False) if nonpad is not None \
         else None
-    if node.attr("is_causal"):  # query i sees keys j <= i + offset (the keys before this block of queries)
-        if past is not None:
-            offset: Any = ov_ops.gather(ov_ops.shape_of(past, "i64"), b.i64(2), b.i64(0))
-        elif lengths is not None:
-            offset = ov_ops.subtract(lengths, q_len)
-        else:
-            offset = b.i64(0)
-        rows = ov_ops.add(ov_ops.unsqueeze(ov_ops.range(b.i64(0), q_len, b.i64(1), "i64"), b.i64([1])), offset)
-        hidden = ov_ops.greater(keys, rows)
-        bias = ov_ops.add(bias, ov_ops.select(hidden, minus_inf, zero))
+    # query i sits at position i + offset: after the past keys, or the batch item's keys for a static cache
+    if past is not None:
+        offset: Any = ov_ops.gather(ov_ops.shape_of(past, "i64"), b.i64(2), b.i64(0))
+    elif lengths is not None:
+        offset = ov_ops.subtract(lengths, q_len)
+    else:
+        offset = b.i64(0)
+    rows = ov_ops.add(ov_ops.unsqueeze(ov_ops.range(b.i64(0), q_len, b.i64(1), "i64"), b.i64([1])), offset)
+    distance = ov_ops.subtract(rows, keys)  # position - key index
+    hidden = []
+    if node.attr("is_causal"):
+        hidden.append(ov_ops.less(distance, b.i64(0)))
+    left, right = _window(node)
+    if left >= 0:
+        hidden.append(ov_ops.greater(distance, b.i64(left)))
+    if right >= 0:
+        hidden.append(ov_ops.greater(ov_ops.negative(distance), b.i64(right)))
+    for h in hidden:
+        bias = ov_ops.add(bias, ov_ops.select(h, minus_inf, zero))
     if lengths is not None:  # keys at or after a batch item's length are padding
         bias = ov_ops.add(bias, ov_ops.select(ov_ops.greater_equal(keys, lengths), minus_inf, zero))
     return bias

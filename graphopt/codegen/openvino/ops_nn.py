@@ -93,13 +93,32 @@ def _rounding(node: Node) -> str:
     return "ceil_torch" if node.attr("ceil_mode") else "floor"
 
 
-@converter("MaxPool", check=refuse_attrs(storage_order=(0,)))
+def _max_pool_check(node: Node) -> str | None:
+    if node.attr("storage_order") and len(node.attr("kernel_shape")) != 2:
+        return "column-major indices (storage_order=1) are supported for 2-D pooling only"
+    return None
+
+
+@converter("MaxPool", check=_max_pool_check)
 def max_pool(b: Lowering, node: Node, x: list[Any]) -> Any:
     kernel = list(node.attr("kernel_shape"))
     strides, dilations, begin, end = _window(node, len(kernel))
     pool = ov_ops.max_pool(x[0], strides, dilations, begin, end, kernel, _rounding(node),
                            _AUTO_PAD[node.attr("auto_pad")], "i64", 0)
-    return list(pool.outputs())[: len(node.outputs)]
+    outs = list(pool.outputs())[: len(node.outputs)]
+    if len(outs) > 1 and node.attr("storage_order"):
+        outs[1] = _column_major(b, outs[1], x[0])
+    return outs
+
+
+def _column_major(b: Lowering, index: Any, data: Any) -> Any:
+    """Row-major flat indices into ``data`` [N, C, H, W] recounted with each H×W plane stored column-major."""
+    dims = ov_ops.shape_of(data, "i64")
+    height, width = (ov_ops.gather(dims, b.i64(i), b.i64(0)) for i in (2, 3))
+    plane_size = ov_ops.multiply(height, width)
+    plane, within = ov_ops.divide(index, plane_size), ov_ops.floor_mod(index, plane_size)
+    row, column = ov_ops.divide(within, width), ov_ops.floor_mod(within, width)
+    return ov_ops.add(ov_ops.multiply(plane, plane_size), ov_ops.add(ov_ops.multiply(column, height), row))
 
 
 @converter("AveragePool")
@@ -147,14 +166,29 @@ def global_lp_pool(b: Lowering, node: Node, x: list[Any]) -> Any:
 
 
 def _batchnorm_check(node: Node) -> str | None:
-    if node.attr("training_mode") or any(o is not None for o in node.outputs[1:]):
-        return "training mode (running statistics outputs) is not supported"
-    return None
+    return known_rank(0)(node) if node.attr("training_mode") else None
 
 
 @converter("BatchNormalization", check=_batchnorm_check)
 def batch_norm(b: Lowering, node: Node, x: list[Any]) -> Any:
-    return ov_ops.batch_norm_inference(x[0], x[1], x[2], x[3], x[4], node.attr("epsilon"))
+    if not node.attr("training_mode"):
+        return ov_ops.batch_norm_inference(x[0], x[1], x[2], x[3], x[4], node.attr("epsilon"))
+    # training mode: normalize with the batch's statistics; also return the updated running statistics
+    data, spatial = x[0], rank(x[0]) - 2
+    axes = b.i64([0, *range(2, 2 + spatial)])
+    mean = ov_ops.reduce_mean(data, axes, True)
+    centered = ov_ops.subtract(data, mean)
+    var = ov_ops.reduce_mean(ov_ops.multiply(centered, centered), axes, True)
+    per_channel = b.i64([1, -1] + [1] * spatial)
+    inv_std = ov_ops.divide(b.const(1, data), ov_ops.sqrt(ov_ops.add(var, b.const(node.attr("epsilon"), data))))
+    y = ov_ops.multiply(ov_ops.multiply(centered, inv_std), ov_ops.reshape(x[1], per_channel, False))
+    y = ov_ops.add(y, ov_ops.reshape(x[2], per_channel, False))
+    momentum = node.attr("momentum")
+    running = [ov_ops.add(ov_ops.multiply(old, b.const(momentum, old)),
+                          ov_ops.multiply(ov_ops.convert_like(ov_ops.reshape(new, b.i64([-1]), False), old),
+                                          b.const(1 - momentum, old)))
+               for old, new in ((x[3], mean), (x[4], var))]
+    return [y, *running][: len(node.outputs)]
 
 
 @converter("InstanceNormalization", check=known_rank(0))

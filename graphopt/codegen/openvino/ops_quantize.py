@@ -1,4 +1,4 @@
-"""Converters of quantization ops: Quantize/DequantizeLinear (per-tensor and per-axis; blocked scales are refused),
+"""Converters of quantization ops: Quantize/DequantizeLinear (per-tensor, per-axis and blocked),
 MatMulInteger, ConvInteger, QLinearMatMul and QLinearConv, computed in float32 between (de)quantization."""
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from graphopt.ir.dtypes import DType
 
 
 def _quantize_check(node: Node) -> str | None:
-    if node.attr("block_size", 0):
-        return "blocked quantization (block_size > 0) is not supported"
     out = node.outputs[0]
     if out is None or out.dtype is None or out.dtype not in OV_TYPES:
         return "output element type unknown or not supported by OpenVINO"
@@ -27,11 +25,23 @@ def _quantize_check(node: Node) -> str | None:
 
 
 def _along_axis(b: Lowering, node: Node, param: Any, data: Any) -> Any:
-    """A per-axis scale or zero point reshaped to broadcast along ``axis`` of ``data`` (scalars unchanged)."""
-    if param.get_partial_shape().rank.get_length() != 1:
-        return param
+    """A per-axis scale or zero point reshaped to broadcast along ``axis`` of ``data``, a blocked one repeated
+    ``block_size`` times along it (cut to the data's length); scalars unchanged."""
     r = rank(data)
     axis = node.attr("axis") % r
+    block = node.attr("block_size", 0)
+    if block:
+        stretch = [1] * (r + 1)
+        stretch[axis + 1] = block
+        repeated = ov_ops.broadcast(ov_ops.unsqueeze(param, b.i64([axis + 1])), b.i64(stretch),
+                                    broadcast_spec="BIDIRECTIONAL")
+        shape = ov_ops.shape_of(param, "i64")
+        merged = ov_ops.concat([ov_ops.slice(shape, b.i64([0]), b.i64([axis]), b.i64([1])), b.i64([-1]),
+                                ov_ops.slice(shape, b.i64([axis + 1]), b.i64([r]), b.i64([1]))], 0)
+        length = ov_ops.gather(ov_ops.shape_of(data, "i64"), b.i64([axis]), b.i64(0))
+        return ov_ops.slice(ov_ops.reshape(repeated, merged, False), b.i64([0]), length, b.i64([1]), b.i64([axis]))
+    if param.get_partial_shape().rank.get_length() != 1:
+        return param
     return ov_ops.reshape(param, b.i64([-1] + [1] * (r - axis - 1)), False)
 
 

@@ -60,7 +60,7 @@ def grid_sample(b: Lowering, node: Node, x: list[Any]) -> Any:
 
 def _affine_grid_check(node: Node) -> str | None:
     size = node.inputs[1]
-    return None if size is not None and size.shape == (4,) else "only 2-D grids (size of length 4) are supported"
+    return None if size is not None and size.shape in ((4,), (5,)) else "size must be a known 4- or 5-vector"
 
 
 def _coordinates(b: Lowering, count: Any, align_corners: bool, like: Any) -> Any:
@@ -75,17 +75,21 @@ def _coordinates(b: Lowering, count: Any, align_corners: bool, like: Any) -> Any
 
 @converter("AffineGrid", check=_affine_grid_check)
 def affine_grid(b: Lowering, node: Node, x: list[Any]) -> Any:
+    """``grid[n, …, :] = theta[n] · (x, y[, z], 1)`` over the output's (D,) H, W positions."""
     theta, size = x[0], ov_ops.convert(x[1], "i64")
-    height, width = (ov_ops.squeeze(ov_ops.gather(size, b.i64([i]), b.i64(0)), b.i64([0])) for i in (2, 3))
+    spatial = node.inputs[1].shape[0] - 2  # type: ignore[union-attr, index]
+    dims = [ov_ops.gather(size, b.i64([2 + i]), b.i64(0)) for i in range(spatial)]  # (D,) H, W as 1-vectors
+    plane = ov_ops.concat(dims, 0)
     align = bool(node.attr("align_corners"))
-    xs, ys = _coordinates(b, width, align, theta), _coordinates(b, height, align, theta)
-    plane = ov_ops.concat([ov_ops.unsqueeze(height, b.i64([0])), ov_ops.unsqueeze(width, b.i64([0]))], 0)
-    grid_x = ov_ops.broadcast(ov_ops.unsqueeze(xs, b.i64([0])), plane)
-    grid_y = ov_ops.broadcast(ov_ops.unsqueeze(ys, b.i64([1])), plane)
-    ones = ov_ops.broadcast(b.const(1, theta), plane)
-    base = ov_ops.reshape(ov_ops.concat([ov_ops.unsqueeze(t, b.i64([-1])) for t in (grid_x, grid_y, ones)], -1),
-                          b.i64([-1, 3]), False)  # [H*W, 3]
-    points = ov_ops.matmul(base, theta, False, True)  # [N, H*W, 2]
-    shape = ov_ops.concat([ov_ops.gather(size, b.i64([0]), b.i64(0)), ov_ops.unsqueeze(height, b.i64([0])),
-                           ov_ops.unsqueeze(width, b.i64([0])), b.i64([2])], 0)
+    axes = []
+    for i in reversed(range(spatial)):  # x runs along the last axis, y along the one before, z before that
+        coordinate = _coordinates(b, ov_ops.squeeze(dims[i], b.i64([0])), align, theta)
+        shape = [1] * spatial
+        shape[i] = -1
+        axes.append(ov_ops.broadcast(ov_ops.reshape(coordinate, b.i64(shape), False), plane))
+    axes.append(ov_ops.broadcast(b.const(1, theta), plane))
+    base = ov_ops.reshape(ov_ops.concat([ov_ops.unsqueeze(t, b.i64([-1])) for t in axes], -1),
+                          b.i64([-1, spatial + 1]), False)  # [positions, spatial + 1]
+    points = ov_ops.matmul(base, theta, False, True)  # [N, positions, spatial]
+    shape = ov_ops.concat([ov_ops.gather(size, b.i64([0]), b.i64(0)), plane, b.i64([spatial])], 0)
     return ov_ops.reshape(points, shape, False)

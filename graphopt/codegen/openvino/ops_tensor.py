@@ -195,7 +195,8 @@ def depth_to_space(b: Lowering, node: Node, x: list[Any]) -> Any:
 
 @converter("SpaceToDepth")
 def space_to_depth(b: Lowering, node: Node, x: list[Any]) -> Any:
-    return ov_ops.space_to_depth(x[0], "blocks_first", node.attr("blocksize"))
+    mode = "depth_first" if node.attr("mode", "DCR") == "CRD" else "blocks_first"
+    return ov_ops.space_to_depth(x[0], mode, node.attr("blocksize"))
 
 
 @converter("CumSum")

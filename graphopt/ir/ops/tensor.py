@@ -415,9 +415,6 @@ def _sliced_dim(dim: Dim, start: Dim, end: Dim, step: Dim) -> Dim:
 
 @shape_inference("Slice")
 def _infer_slice(ctx: InferContext) -> list[Type]:
-    lengths = {s[0] for i in range(1, 5) if (s := ctx.shape(i)) is not None and len(s) == 1 and isinstance(s[0], int)}
-    if len(lengths) > 1:  # checked on the types too: the values may not be known
-        raise ctx.fail(f"starts, ends, axes and steps must have the same length, have {sorted(lengths)}")
     shape = ctx.shape(0)
     starts, ends, axes, steps = (ctx.sym(i) if ctx.has_input(i) else None for i in range(1, 5))
     if shape is None or starts is None or ends is None or (ctx.has_input(3) and axes is None) or (
