@@ -103,7 +103,7 @@ def test_round_trip_keeps_every_case_onnxruntime_passes(ort_cases, record_proper
     assert changed == 0 if pipeline == "O0" else changed >= MIN_CHANGED, "the passes stopped firing on the cases"
 
 
-MIN_CHANGED = 250  # of the 312 (frozen: 255 of 952) cases O2 rewrote on onnx 1.23.2
+MIN_CHANGED = 200  # O2 rewrote 312 of 1334 cases (frozen: 255 of 952) on onnx 1.23.2; a floor, not a target
 
 
 def test_reference_interpreter_on_backend_cases(record_property):

@@ -198,3 +198,22 @@ def test_input_dtypes_are_checked_against_the_schema() -> None:
             graphopt.optimize(graphopt.load(m), level)
     with pytest.raises(VerificationError, match="another input of type T is float"):
         graphopt.optimize(graphopt.load(_build("tensors/mixed-dtypes-folding")), "O1")
+
+
+def test_simplify_tolerates_perms_that_do_not_fit_the_rank() -> None:
+    """A mutated zoo model verified while ranks were unknown; once infer-shapes refined them, a Transpose's
+    perm no longer fit its input, inference of that node was skipped (by design), and simplify crashed
+    (IndexError in transpose-to-reshape and transpose-transpose)."""
+    from graphopt.ir import DType, Graph, TensorType, Value
+
+    g = Graph()
+    x = Value(TensorType(DType.FLOAT, (2, 1, 3)), "x")
+    g.inputs.append(x)
+    single = g.add("Transpose", [x], {"perm": [3, 1, 2, 0]}).output
+    inner = g.add("Transpose", [x], {"perm": [1, 0, 2]}).output
+    double = g.add("Transpose", [inner], {"perm": [3, 2, 1, 0]}).output
+    g.outputs = [single, double]
+    for i, v in enumerate(g.outputs):
+        g.set_output(i, v, f"y{i}")
+    result = graphopt.optimize(g, "simplify")  # a custom pipeline: no verification first
+    assert [n.op for n in result] == ["Transpose"] * 3

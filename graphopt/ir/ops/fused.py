@@ -143,10 +143,10 @@ def lower(node: Node, target: str | None) -> None:
         return made.output
 
     with graph.inserting_before(node):
-        if target == "onnxruntime" and activation in f.ort_activations and out.dtype is not None \
-                and out.dtype.numpy == np.float32:
+        if target == "onnxruntime" and f.ort_op is not None and activation in f.ort_activations \
+                and out.dtype is not None and out.dtype.numpy == np.float32:
             y = emit(f.ort_op, list(node.inputs), {**base_attrs, **_ort_activation_attrs(f, activation, params)},
-                     ORT_DOMAIN, node.name)  # type: ignore[arg-type]
+                     ORT_DOMAIN, node.name)
         else:
             base = emit(f.base, list(node.inputs), base_attrs, name=node.name)
             y = expand_activation(activation, params, base, emit,

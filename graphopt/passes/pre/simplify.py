@@ -239,10 +239,12 @@ class TransposeTranspose(Rule):
             None if m["x"].shape is None else len(m["x"].shape)
         if rank is None:
             return None
-        return _full_perm(p1, rank), _full_perm(p2, rank)
+        perms = _full_perm(p1, rank), _full_perm(p2, rank)
+        return perms if all(sorted(p) == list(range(rank)) for p in perms) else None  # else: a malformed model
 
     def check(self, m: Match) -> str | None:
-        return None if self._perms(m) is not None else "a default perm needs x's rank, which is unknown"
+        return None if self._perms(m) is not None else \
+            "a default perm needs x's rank, which is unknown, or the perms are not of one rank"
 
     def rewrite(self, m: Match, b: Builder) -> Value:
         perms = self._perms(m)
@@ -267,6 +269,8 @@ class TransposeToReshape(Rule):
         if shape is None:
             return "x's rank is unknown"
         perm = _full_perm(m.root.attr("perm"), len(shape))
+        if sorted(perm) != list(range(len(shape))):  # a malformed model whose inference was skipped
+            return f"the perm {perm} does not fit x's rank {len(shape)}"
         if perm == sorted(perm):
             return "the perm is the identity (eliminate-noops removes it)"
         moved = [i for i in perm if shape[i] != 1]
