@@ -54,7 +54,7 @@ class SequenceOps(nn.Module):
         self.conv = nn.Conv1d(4, 6, 3, padding=1)
         self.gru = nn.GRU(6, 5, batch_first=True)
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.embed(ids).transpose(1, 2)
         x = F.max_pool1d(F.relu(self.conv(F.pad(x, (1, 1), mode="reflect"))), 2)
         out, hidden = self.gru(F.avg_pool1d(x, 2).transpose(1, 2))

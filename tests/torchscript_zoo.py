@@ -14,7 +14,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from tests import zoo
+from tests import torch_zoo, zoo
 
 
 class DataDependent(nn.Module):
@@ -73,6 +73,9 @@ def case(name: str, mode: str) -> Case:
         inputs = [np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32), np.array(3)]
         other = [np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32), np.array(0)]
         return Case(name, mode, model, inputs, other)
+    if name not in zoo.SPECS:  # tests/torch_zoo.py's extra models
+        extra = torch_zoo.build(name)
+        return Case(name, mode, extra.module, [x.numpy() for x in extra.example], [x.numpy() for x in extra.other])
     model, inputs = build(name)
     return Case(name, mode, model, inputs, _rebatch(inputs, np.random.default_rng(7), 3))
 

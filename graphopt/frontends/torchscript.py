@@ -76,7 +76,12 @@ def from_torchscript(module_or_path: Any, example_args: Any = None) -> Graph:
                              f"example_args) or torch.jit.trace/script it first")
     if source is None:
         source = f"<{getattr(module_or_path, 'original_name', None) or module_or_path.name}>"
-    recorded = [v.type() for v in module_or_path.graph.inputs()]  # freezing drops traced input types
+    try:
+        forward_graph = module_or_path.graph
+    except RuntimeError:  # e.g. torch.jit.script(nn.GRU(...)): a module whose forward was not compiled
+        raise ModelLoadError(f"{source}: the ScriptModule has no compiled forward method; script or trace a "
+                             f"module whose forward runs the model (wrap it in an nn.Module if needed)") from None
+    recorded = [v.type() for v in forward_graph.inputs()]  # freezing drops traced input types
     method: Any = module_or_path if isinstance(module_or_path, torch.jit.ScriptFunction) else module_or_path.forward
     defaults = [(a.has_default_value(), a.default_value if a.has_default_value() else None)
                 for a in method.schema.arguments]

@@ -327,6 +327,12 @@ class _Trap:
         return (Path(self.path).write_text, ("unpickled",))
 
 
+def test_script_module_without_forward_is_refused_clearly() -> None:
+    scripted = torch.jit.script(nn.GRU(4, 4))  # torch compiles no forward for a bare scripted GRU
+    with pytest.raises(ModelLoadError, match="no compiled forward"):
+        graphopt.from_torchscript(scripted, (torch.randn(2, 3, 4),))
+
+
 def test_pickled_checkpoints_are_refused_without_unpickling(tmp_path: Path) -> None:
     marker = tmp_path / "marker.txt"
     zipped = tmp_path / "checkpoint.pt"
@@ -462,3 +468,56 @@ def test_writing_into_a_tensor_whose_view_is_read_later_is_reported() -> None:
 
     with pytest.raises(UnsupportedOpError, match="whose view made by aten::unsqueeze .* is read afterwards"):
         graphopt.from_torchscript(f, (torch.randn(2, 3),))
+
+
+_RECURRENT = {
+    "gru-2layer-bidirectional-batch_first": lambda: nn.GRU(4, 5, num_layers=2, bidirectional=True, batch_first=True),
+    "gru-no-bias": lambda: nn.GRU(4, 5, bias=False),
+    "rnn-tanh-2layer": lambda: nn.RNN(4, 5, num_layers=2),
+    "rnn-relu-bidirectional-batch_first": lambda: nn.RNN(4, 5, nonlinearity="relu", bidirectional=True,
+                                                         batch_first=True),
+}
+
+
+class _Recurrent(nn.Module):
+    def __init__(self, rnn: nn.Module) -> None:
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.rnn(x, h)
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # torch's own shape checks in nn.GRU/nn.RNN
+@pytest.mark.parametrize("mode", ["trace", "script"])
+@pytest.mark.parametrize("kind", list(_RECURRENT))
+def test_gru_and_rnn(kind: str, mode: str) -> None:
+    torch.manual_seed(0)
+    rnn = _RECURRENT[kind]()
+    model = _Recurrent(rnn).eval()
+    states = rnn.num_layers * (2 if rnn.bidirectional else 1)
+
+    x = torch.randn(2, 7, 4) if rnn.batch_first else torch.randn(7, 2, 4)
+    args = (x, torch.randn(states, 2, 5))  # only leading dims are symbolic: the states fix the batch
+    script = torch.jit.trace(model, args) if mode == "trace" else torch.jit.script(model)
+    graph = lift_and_run(script, *args)
+    assert ops(graph).count("GRU" if kind.startswith("gru") else "RNN") == rnn.num_layers
+
+
+class _ZeroState(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(3, 4, num_layers=2, batch_first=True)  # a scripted bare nn.GRU has no forward
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.gru(x)
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.parametrize("mode", ["trace", "script"])
+def test_gru_with_zero_initial_state_follows_the_batch(mode: str) -> None:
+    torch.manual_seed(0)
+    model = _ZeroState().eval()
+    x = torch.randn(2, 6, 3)
+    script = torch.jit.trace(model, (x,)) if mode == "trace" else torch.jit.script(model)
+    lift_and_run(script, x, others=((torch.randn(3, 6, 3),),))

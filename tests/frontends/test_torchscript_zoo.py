@@ -21,6 +21,7 @@ CASES = [
     ("transformer", "trace"), ("transformer", "script"),
     ("lstm", "trace"), ("lstm", "script"),
     ("gpt2", "trace"), ("bert", "trace"),  # transformers' models do not script
+    ("sequence_ops", "trace"), ("sequence_ops", "script"),  # GRU
     ("data_dependent", "script"),  # control flow on tensor values: tracing would bake one path in
 ]
 

@@ -97,55 +97,84 @@ def einsum(cx: Lowering, equation: str, tensors: Sequence[Value], *, path: Any =
 
 # -- recurrent ------------------------------------------------------------------------------------
 
-_TORCH_TO_ONNX_GATES = [0, 3, 1, 2]
-"""torch packs LSTM gates as input, forget, cell, output; ONNX as input, output, forget, cell."""
+_GATE_ORDER = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2), "RNN": (0,)}
+"""Where ONNX's gates sit in torch's packing: LSTM i,f,g,o → i,o,f,c; GRU r,z,n → z,r,h."""
 
 
-def _gates(w: Value) -> np.ndarray:
+def _gates(op: str, w: Value) -> np.ndarray:
     data = w.numpy()
     if data is None:
-        raise UnsupportedOpError("LSTM weights must be constants (freeze the module)")
-    return np.concatenate([np.split(data, 4)[i] for i in _TORCH_TO_ONNX_GATES])
+        raise UnsupportedOpError(f"{op} weights must be constants (freeze the module)")
+    order = _GATE_ORDER[op]
+    parts = np.split(data, len(order))
+    return np.concatenate([parts[i] for i in order])
+
+
+def _recurrent(cx: Lowering, op: str, x: Value, states: Sequence[Value], params: Sequence[Value], has_biases: bool,
+               num_layers: int, dropout: float, train: bool, bidirectional: bool, batch_first: bool,
+               attrs: dict[str, Any]) -> tuple[Value, ...]:
+    """One ONNX ``op`` per layer, each reading the previous layer's outputs; returns torch's output and
+    the final value of each of ``states`` (h, and c for LSTM) stacked over layers and directions."""
+    if train and dropout:
+        raise UnsupportedOpError(f"{op} with dropout in training mode; lift the model in eval mode")
+    dirs = 2 if bidirectional else 1
+    per_dir = 4 if has_biases else 2
+    if len(params) != num_layers * dirs * per_dir:
+        raise UnsupportedOpError(f"{op} with {len(params)} parameter tensors for {num_layers} layer(s); "
+                                 "projections (proj_size > 0) are not supported")
+    if batch_first:
+        x = cx.op("Transpose", [x], {"perm": [1, 0, 2]})
+    finals: list[list[Value]] = [[] for _ in states]
+    for layer in range(num_layers):
+        weights = params[layer * dirs * per_dir:(layer + 1) * dirs * per_dir]
+        w = np.stack([_gates(op, weights[d * per_dir]) for d in range(dirs)])
+        r = np.stack([_gates(op, weights[d * per_dir + 1]) for d in range(dirs)])
+        if has_biases:
+            b = np.stack([np.concatenate([_gates(op, weights[d * per_dir + 2]), _gates(op, weights[d * per_dir + 3])])
+                          for d in range(dirs)])
+        else:
+            b = np.zeros((dirs, 2 * w.shape[1]), w.dtype)
+        rows = [ints(cx, [layer * dirs]), ints(cx, [(layer + 1) * dirs]), ints(cx, [0])]
+        inits = [cx.op("Slice", [s, *rows]) for s in states]
+        y, *ends = cx.op(op, [x, cx.const(w), cx.const(r), cx.const(b), None, *inits],
+                         {"hidden_size": int(r.shape[-1]), "direction": "bidirectional" if bidirectional else "forward",
+                          **attrs}, num_outputs=1 + len(states))
+        # Y is [seq, dirs, batch, hidden]; the next layer and torch want [seq, batch, dirs * hidden]
+        x = cx.op("Reshape", [cx.op("Transpose", [y], {"perm": [0, 2, 1, 3]}), ints(cx, [0, 0, -1])])
+        for final, end in zip(finals, ends, strict=True):
+            final.append(end)
+    out = cx.op("Transpose", [x], {"perm": [1, 0, 2]}) if batch_first else x
+    return out, *(f[0] if len(f) == 1 else cx.op("Concat", f, {"axis": 0}) for f in finals)
 
 
 @_fallback("aten::lstm.input")
 def lstm(cx: Lowering, x: Value, hx: Sequence[Value], params: Sequence[Value], has_biases: bool,
          num_layers: int, dropout: float, train: bool, bidirectional: bool, batch_first: bool) -> tuple[Value, ...]:
-    """One ONNX LSTM per layer, each reading the previous layer's outputs."""
-    if train and dropout:
-        raise UnsupportedOpError("LSTM with dropout in training mode; lift the model in eval mode")
-    dirs = 2 if bidirectional else 1
-    per_dir = 4 if has_biases else 2
-    if len(params) != num_layers * dirs * per_dir:
-        raise UnsupportedOpError("LSTM with projections (proj_size > 0)")
-    if batch_first:
-        x = cx.op("Transpose", [x], {"perm": [1, 0, 2]})
-    h0, c0 = hx
-    hs, cs = [], []
-    for layer in range(num_layers):
-        weights = params[layer * dirs * per_dir:(layer + 1) * dirs * per_dir]
-        w = np.stack([_gates(weights[d * per_dir]) for d in range(dirs)])
-        r = np.stack([_gates(weights[d * per_dir + 1]) for d in range(dirs)])
-        hidden = r.shape[-1]
-        if has_biases:
-            b = np.stack([np.concatenate([_gates(weights[d * per_dir + 2]), _gates(weights[d * per_dir + 3])])
-                          for d in range(dirs)])
-        else:
-            b = np.zeros((dirs, 8 * hidden), w.dtype)
-        rows = [ints(cx, [layer * dirs]), ints(cx, [(layer + 1) * dirs]), ints(cx, [0])]
-        init_h = cx.op("Slice", [h0, *rows])
-        init_c = cx.op("Slice", [c0, *rows])
-        y, y_h, y_c = cx.op("LSTM", [x, cx.const(w), cx.const(r), cx.const(b), None, init_h, init_c],
-                            {"hidden_size": int(hidden), "direction": "bidirectional" if bidirectional else "forward"},
-                            num_outputs=3)
-        # Y is [seq, dirs, batch, hidden]; the next layer and torch want [seq, batch, dirs * hidden]
-        x = cx.op("Reshape", [cx.op("Transpose", [y], {"perm": [0, 2, 1, 3]}), ints(cx, [0, 0, -1])])
-        hs.append(y_h)
-        cs.append(y_c)
-    out = cx.op("Transpose", [x], {"perm": [1, 0, 2]}) if batch_first else x
-    h_n = hs[0] if len(hs) == 1 else cx.op("Concat", hs, {"axis": 0})
-    c_n = cs[0] if len(cs) == 1 else cx.op("Concat", cs, {"axis": 0})
-    return out, h_n, c_n
+    """hx is [h0, c0]."""
+    return _recurrent(cx, "LSTM", x, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first,
+                      {})
+
+
+@_fallback("aten::gru.input")
+def gru(cx: Lowering, x: Value, hx: Value, params: Sequence[Value], has_biases: bool,
+        num_layers: int, dropout: float, train: bool, bidirectional: bool, batch_first: bool) -> tuple[Value, ...]:
+    """torch applies the reset gate after the recurrent matmul: ONNX's ``linear_before_reset=1``."""
+    return _recurrent(cx, "GRU", x, [hx], params, has_biases, num_layers, dropout, train, bidirectional, batch_first,
+                      {"linear_before_reset": 1})
+
+
+def _rnn(activation: str) -> Converter:
+    """nn.RNN with ``nonlinearity=activation``."""
+    def convert(cx: Lowering, x: Value, hx: Value, params: Sequence[Value], has_biases: bool, num_layers: int,
+                dropout: float, train: bool, bidirectional: bool, batch_first: bool) -> tuple[Value, ...]:
+        return _recurrent(cx, "RNN", x, [hx], params, has_biases, num_layers, dropout, train, bidirectional,
+                          batch_first, {"activations": [activation] * (2 if bidirectional else 1)})
+
+    return convert
+
+
+_fallback("aten::rnn_tanh.input")(_rnn("Tanh"))
+_fallback("aten::rnn_relu.input")(_rnn("Relu"))
 
 
 # -- fused transformer kernels (nn.TransformerEncoderLayer's inference fast path, which scripting keeps) --
