@@ -11,6 +11,7 @@ import onnx
 import onnx.helper
 
 import graphopt
+from graphopt.codegen.names import NamePool
 from graphopt.codegen.onnx_opsets import lower_to_opset, min_opset
 from graphopt.errors import ExportError, UnsupportedOpError
 from graphopt.ir import protos
@@ -132,8 +133,8 @@ class _Emitter:
         self.target = target
         self.sink = sink
         self.names: dict[Value, str] = {}
-        self.taken = _NamePool()
-        self.node_names = _NamePool()
+        self.taken = NamePool()
+        self.node_names = NamePool()
         self.domains: dict[str, int] = {}
         self.output_names: dict[Graph, list[str]] = {}
 
@@ -254,25 +255,6 @@ class _Emitter:
         self.sink(tensor, proto)
         proto.name = name
         return proto
-
-
-class _NamePool:
-    """Unique names: a taken name gets the next free ``__k`` suffix, remembered per base (no rescans)."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-        self.next_suffix: dict[str, int] = {}
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.used
-
-    def claim(self, wanted: str) -> str:
-        name, k = wanted, self.next_suffix.get(wanted, 1)
-        while name in self.used:
-            name, k = f"{wanted}__{k}", k + 1
-        self.next_suffix[wanted] = k
-        self.used.add(name)
-        return name
 
 
 def _is_known(t: Type) -> bool:

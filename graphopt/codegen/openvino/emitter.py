@@ -17,7 +17,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset16 as opset
 
-from graphopt.codegen.onnx import _NamePool
+from graphopt.codegen.names import NamePool
 from graphopt.codegen.openvino.table import lookup
 from graphopt.errors import ExportError, UnsupportedOpError
 from graphopt.ir.core import Graph, Node, Value, outer_references
@@ -53,7 +53,7 @@ class Lowering:
 
     def __init__(self) -> None:
         self.symbols: dict[str, ov.Symbol] = {}
-        self.op_names = _NamePool()
+        self.op_names = NamePool()
         self.values: dict[Value, ov.Output] = {}
 
     # -- constants ---------------------------------------------------------------------
@@ -203,7 +203,7 @@ def to_openvino(graph: Graph) -> ov.Model:
             + "\n  ".join(problems)
             + "\nadd a converter in graphopt/codegen/openvino/, or rewrite these ops before emitting")
     b = Lowering()
-    names = _NamePool()
+    names = NamePool()
     params = [_parameter(b, v, names.claim(v.name or "input")) for v in graph.inputs]
     for node in graph:
         _emit_node(b, node)
@@ -275,7 +275,7 @@ def _name_ops(b: Lowering, node: Node, inputs: list[ov.Output | None], outs: lis
         stack.extend(v.get_node() for v in op.input_values())
 
 
-def _results(b: Lowering, graph: Graph, names: _NamePool) -> list[Any]:
+def _results(b: Lowering, graph: Graph, names: NamePool) -> list[Any]:
     """One Result per graph output, its tensor named as the output (made unique like the ONNX emitter does)."""
     results = []
     for v, wanted in zip(graph.outputs, graph.output_names):

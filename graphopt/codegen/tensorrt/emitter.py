@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from graphopt.codegen.names import NamePool
 from graphopt.codegen.tensorrt.registry import TRT_DTYPES, converter_of
 from graphopt.errors import ExportError
 from graphopt.ir.core import Graph, Node, Value
@@ -289,16 +290,9 @@ class Emitter:
 def output_names(graph: Graph) -> list[str]:
     """The engine's output tensor names: the graph's output names, made unique among all I/O names
     (TensorRT cannot give an input and an output one name) with a ``__k`` suffix."""
-    taken = {v.name for v in graph.inputs}
-    names = []
-    for i, (v, name) in enumerate(zip(graph.outputs, graph.output_names)):
-        wanted = name or v.name or f"output_{i}"
-        unique, k = wanted, 1
-        while unique in taken:
-            unique, k = f"{wanted}__{k}", k + 1
-        taken.add(unique)
-        names.append(unique)
-    return names
+    pool = NamePool({v.name for v in graph.inputs if v.name})
+    return [pool.claim(name or v.name or f"output_{i}")
+            for i, (v, name) in enumerate(zip(graph.outputs, graph.output_names))]
 
 
 def ir_shape(v: Value) -> tuple[int, ...]:
