@@ -851,8 +851,10 @@ def _windows(x: np.ndarray, pre: list[int], outs: list[int], kernel: Sequence[in
     return view
 
 
-class IConvolutionLayer(_Windowed):
-    kind = "Convolution"
+class _Convolutional(_Windowed):
+    """What convolution and deconvolution share: construction and the checks on input, groups and weights."""
+
+    layout = ""  # the weights' layout name, for messages: KCRS or CKRS
 
     def __init__(self, network: Any, input: ITensor, num_output_maps: int, kernel_shape: Dims, kernel: Weights,
                  bias: Weights | None = None) -> None:
@@ -860,7 +862,7 @@ class IConvolutionLayer(_Windowed):
         _expect(Weights, kernel, "kernel")
         super().__init__(network, [input])
         if len(kernel_shape) not in (2, 3):
-            raise self.fail(f"kernel_shape {list(kernel_shape)}: convolutions are 2-D or 3-D")
+            raise self.fail(f"kernel_shape {list(kernel_shape)}: {self.kind.lower()}s are 2-D or 3-D")
         self.num_output_maps, self.kernel_size_nd = int(num_output_maps), kernel_shape
         self.kernel, self.bias = kernel, bias if bias is not None else Weights()
         self.num_groups = 1
@@ -869,77 +871,71 @@ class IConvolutionLayer(_Windowed):
     def max_inputs(self) -> int:
         return 3
 
-    def run(self, xs: list[np.ndarray | None]) -> list[np.ndarray]:
+    def _checked(self, xs: list[np.ndarray | None]) -> tuple[np.ndarray, list[int], np.ndarray, np.ndarray]:
+        """The input, kernel size, kernel and bias, after TensorRT's rules on them."""
         x = xs[0]
         assert x is not None
         self.floats_only(x)
         kernel = list(self.kernel_size_nd)
-        spatial = len(kernel)
-        self._check_input(x, spatial)
+        self._check_input(x, len(kernel))
         k, g, c = self.num_output_maps, self.num_groups, x.shape[1]
         if c % g or k % g:
             raise self.fail(f"{c} input channels and {k} output maps are not divisible by {g} groups")
-        expected = k * (c // g) * math.prod(kernel)
+        dims = self._weight_dims(k, g, c)
+        expected = math.prod(dims) * math.prod(kernel)
         kernel_data, bias_data = self._weights(xs)
         if kernel_data.size != expected:
-            raise self.fail(f"kernel holds {kernel_data.size} weights; KCRS needs {k}x{c // g}x{kernel} = {expected}")
+            raise self.fail(f"kernel holds {kernel_data.size} weights; {self.layout} needs "
+                            f"{dims[0]}x{dims[1]}x{kernel} = {expected}")
         if dtype_of(kernel_data) != dtype_of(x) or (bias_data.size and dtype_of(bias_data) != dtype_of(x)):
             raise self.fail(f"kernel/bias type {dtype_of(kernel_data).name}/{dtype_of(bias_data).name} differs "
                             f"from the input's {dtype_of(x).name} (strongly typed)")
         if bias_data.size not in (0, k):
             raise self.fail(f"bias holds {bias_data.size} weights for {k} output maps")
+        return x, kernel, kernel_data, bias_data
+
+    def _weight_dims(self, k: int, g: int, c: int) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _finish(self, y: np.ndarray, x: np.ndarray, bias_data: np.ndarray) -> list[np.ndarray]:
+        if bias_data.size:
+            y = y + wide(bias_data).reshape(1, self.num_output_maps, *([1] * (y.ndim - 2)))
+        return [_cast(y, dtype_of(x))]
+
+
+class IConvolutionLayer(_Convolutional):
+    kind, layout = "Convolution", "KCRS"
+
+    def _weight_dims(self, k: int, g: int, c: int) -> tuple[int, int]:
+        return k, c // g
+
+    def run(self, xs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, kernel, kernel_data, bias_data = self._checked(xs)
+        k, g, c = self.num_output_maps, self.num_groups, x.shape[1]
         dil = list(self.dilation_nd)
         pre, _, outs = self._pads(x.shape[2:], [(kk - 1) * d + 1 for kk, d in zip(kernel, dil)])
         win = _windows(wide(x), pre, outs, kernel, list(self.stride_nd), dil, 0.0)
         w = wide(kernel_data).reshape(k, c // g, *kernel)
-        letters = "xyz"[:spatial]
+        letters = "xyz"[:len(kernel)]
         parts = []
         for gi in range(g):
             xw = win[:, gi * (c // g):(gi + 1) * (c // g)]
             wg = w[gi * (k // g):(gi + 1) * (k // g)]
             parts.append(np.einsum(f"nc{letters}{letters.upper()},kc{letters.upper()}->nk{letters}", xw, wg))
-        y = np.concatenate(parts, axis=1)
-        if bias_data.size:
-            y = y + wide(bias_data).reshape(1, k, *([1] * spatial))
-        return [_cast(y, dtype_of(x))]
+        return self._finish(np.concatenate(parts, axis=1), x, bias_data)
 
 
-class IDeconvolutionLayer(_Windowed):
-    kind = "Deconvolution"
+class IDeconvolutionLayer(_Convolutional):
+    kind, layout = "Deconvolution", "CKRS"
 
-    def __init__(self, network: Any, input: ITensor, num_output_maps: int, kernel_shape: Dims, kernel: Weights,
-                 bias: Weights | None = None) -> None:
-        _expect(Dims, kernel_shape, "kernel_shape")
-        _expect(Weights, kernel, "kernel")
-        super().__init__(network, [input])
-        if len(kernel_shape) not in (2, 3):
-            raise self.fail(f"kernel_shape {list(kernel_shape)}: deconvolutions are 2-D or 3-D")
-        self.num_output_maps, self.kernel_size_nd = int(num_output_maps), kernel_shape
-        self.kernel, self.bias = kernel, bias if bias is not None else Weights()
-        self.num_groups = 1
-        self._window_init(len(kernel_shape))
-
-    def max_inputs(self) -> int:
-        return 3
+    def _weight_dims(self, k: int, g: int, c: int) -> tuple[int, int]:
+        return c, k // g
 
     def run(self, xs: list[np.ndarray | None]) -> list[np.ndarray]:
-        x = xs[0]
-        assert x is not None
-        self.floats_only(x)
-        kernel = list(self.kernel_size_nd)
-        spatial = len(kernel)
-        self._check_input(x, spatial)
         if self.padding_mode != PaddingMode.EXPLICIT_ROUND_DOWN:
             raise self.fail("the emulator models explicit deconvolution padding only")
+        x, kernel, kernel_data, bias_data = self._checked(xs)
         k, g, c = self.num_output_maps, self.num_groups, x.shape[1]
-        if c % g or k % g:
-            raise self.fail(f"{c} input channels and {k} output maps are not divisible by {g} groups")
-        expected = c * (k // g) * math.prod(kernel)
-        kernel_data, bias_data = self._weights(xs)
-        if kernel_data.size != expected:
-            raise self.fail(f"kernel holds {kernel_data.size} weights; CKRS needs {c}x{k // g}x{kernel} = {expected}")
-        if dtype_of(kernel_data) != dtype_of(x) or (bias_data.size and dtype_of(bias_data) != dtype_of(x)):
-            raise self.fail("kernel/bias type differs from the input's (strongly typed)")
         w = wide(kernel_data).reshape(c, k // g, *kernel)
         strides, dil = list(self.stride_nd), list(self.dilation_nd)
         sizes = x.shape[2:]
@@ -954,10 +950,7 @@ class IDeconvolutionLayer(_Windowed):
                 y[(slice(None), slice(gi * (k // g), (gi + 1) * (k // g)), *index)] += np.einsum(
                     "nc...,ck->nk...", xg, wg)
         crop = tuple(slice(b, f - e) for b, e, f in zip(self.pre_padding, self.post_padding, full))
-        y = y[(slice(None), slice(None), *crop)]
-        if bias_data.size:
-            y = y + wide(bias_data).reshape(1, k, *([1] * spatial))
-        return [_cast(y, dtype_of(x))]
+        return self._finish(y[(slice(None), slice(None), *crop)], x, bias_data)
 
 
 class IPoolingLayer(_Windowed):
