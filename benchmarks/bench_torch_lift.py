@@ -48,7 +48,7 @@ def worker(name: str, runs: int) -> dict[str, Any]:
 
     import graphopt
     from graphopt.frontends.torch_export import _decompositions, _Lifter
-    from tests import torch_zoo
+    from tests import torch_zoo, zoo
 
     model = torch_zoo.build(name)
     module, example = model.module, model.example
@@ -88,7 +88,7 @@ def worker(name: str, runs: int) -> dict[str, Any]:
     times: dict[str, list[float]] = {}
     correct: dict[str, bool] = {}
     failed: dict[str, str] = {}
-    with quiet(), torch.no_grad(), no_mha_fastpath(torch):
+    with quiet(), torch.no_grad(), zoo.no_mha_fastpath():
         expected = module(*example)
         expected = expected if isinstance(expected, tuple) else (expected,)
         for tool, fn in list(tools.items()):  # first (untimed) run: warm-up, and the graphs' check
@@ -130,17 +130,6 @@ def quiet() -> Any:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
-
-
-@contextlib.contextmanager
-def no_mha_fastpath(torch: Any) -> Any:
-    """The legacy exporter cannot export nn.TransformerEncoderLayer's fused inference kernel."""
-    enabled = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        yield
-    finally:
-        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def render(results: list[dict[str, Any]], runs: int) -> str:

@@ -280,7 +280,7 @@ def _randomize_batchnorm(model: nn.Module, gen: torch.Generator) -> None:
 
 
 @contextlib.contextmanager
-def _no_mha_fastpath() -> Iterator[None]:
+def no_mha_fastpath() -> Iterator[None]:
     """Keep nn.TransformerEncoderLayer off its fused inference kernel, which has no ONNX export."""
     enabled = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
@@ -301,7 +301,7 @@ def export(name: str, directory: str | Path) -> ZooModel:
     inputs = spec.inputs(np.random.default_rng(0))
     path = Path(directory) / f"{name}.onnx"
     args = tuple(torch.from_numpy(x) for x in inputs)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad(), _no_mha_fastpath():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad(), no_mha_fastpath():
         warnings.simplefilter("ignore")
         if spec.dynamo:
             torch.onnx.export(model, args, str(path), input_names=list(spec.input_names), output_names=["output"],

@@ -14,6 +14,7 @@ import graphopt
 from graphopt.errors import GraphoptError, UnsupportedOpError
 from graphopt.ir import DType, Graph, TensorType, Value
 from tests.backend_cases import run_ort
+from tests.codegen.test_onnx_emitter import small_graph  # outputs with clashing names
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
@@ -28,20 +29,6 @@ def run(core: ov.Core, model: ov.Model, inputs: list[np.ndarray]) -> dict[str, n
     compiled = core.compile_model(model, "CPU", CONFIG)
     result = compiled(inputs)
     return {out.get_any_name(): result[out] for out in compiled.outputs}
-
-
-def small_graph() -> Graph:
-    g = Graph()
-    x = Value(TensorType(DType.FLOAT, ("N", 4)), "x")
-    g.inputs.append(x)
-    w = g.add_constant(np.arange(16, dtype=np.float32).reshape(4, 4), "w")
-    mm = g.add("MatMul", [x, w])
-    mm.output.name = "t"
-    relu = g.add("Relu", [mm.output])
-    relu.output.name = "t"
-    g.outputs = [relu.output, mm.output]
-    graphopt.ir.infer_shapes(g)
-    return g
 
 
 def test_output_names_are_kept_and_made_unique(core):

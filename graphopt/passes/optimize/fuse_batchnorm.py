@@ -92,15 +92,19 @@ def _matrix_channels(m: Match, node: Node) -> str | int | None:
     return w.shape[0] if node.op == "Gemm" and node.attr("transB") else w.shape[1]
 
 
-class _GemmBN(Rule):
-    name = "fuse-gemm-batchnorm"
-    pattern = _bn(op("Gemm", var("a"), const("w"), optional("b"), name="mm"))
+class _MatrixBN(Rule):
+    """BN after a Gemm/MatMul (bound as ``mm``) with a constant weight: per-column scale and shift."""
 
     def check(self, m: Match) -> str | None:
         channels = _matrix_channels(m, m["mm"])
         if isinstance(channels, str):
             return channels
         return _check_common(m, channels, m["mm"].output)
+
+
+class _GemmBN(_MatrixBN):
+    name = "fuse-gemm-batchnorm"
+    pattern = _bn(op("Gemm", var("a"), const("w"), optional("b"), name="mm"))
 
     def rewrite(self, m: Match, b: Builder) -> Value:
         gemm: Node = m["mm"]
@@ -113,15 +117,9 @@ class _GemmBN(Rule):
         return b.op("Gemm", [m["a"], b.const(new_w.astype(w.dtype)), b.const(new_c, w.dtype)], attrs)
 
 
-class _MatMulBN(Rule):
+class _MatMulBN(_MatrixBN):
     name = "fuse-matmul-batchnorm"
     pattern = _bn(op("MatMul", var("a"), const("w"), name="mm"))
-
-    def check(self, m: Match) -> str | None:
-        channels = _matrix_channels(m, m["mm"])
-        if isinstance(channels, str):
-            return channels
-        return _check_common(m, channels, m["mm"].output)
 
     def rewrite(self, m: Match, b: Builder) -> Value:
         w = m.const("w")
