@@ -101,7 +101,7 @@ class Lowering:
         conv = lookup(node)
         if conv is None:
             raise ExportError(f"OpenVINO emitter: no converter for {op}, needed to expand a fused op")
-        return outputs_of(conv.fn(self, node, list(inputs)))[0]
+        return outputs_of(conv.convert(self, node, list(inputs)))[0]
 
     def body(self, sub: Graph) -> tuple[ov.Model, list[Any], list[Any], dict[Value, Any]]:
         """A subgraph as a model of its own: its results, a Parameter per subgraph input, and one per outer
@@ -239,7 +239,7 @@ def _emit_node(b: Lowering, node: Node) -> None:
     assert conv is not None
     inputs = [None if v is None else b.value(v) for v in node.inputs]
     try:
-        outs = outputs_of(conv.fn(b, node, inputs))
+        outs = outputs_of(conv.convert(b, node, inputs))
     except ExportError:
         raise
     except Exception as e:  # OpenVINO's shape inference refusing the inputs it was given

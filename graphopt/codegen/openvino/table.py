@@ -9,40 +9,19 @@ optional input). A check is ``check(node) -> reason | None``; a reason means Ope
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from graphopt.codegen.converters import Check, ConverterTable
 from graphopt.ir.core import Node
 
 ConvertFn = Callable[[Any, Node, list[Any]], Any]
-CheckFn = Callable[[Node], "str | None"]
+
+TABLE: ConverterTable[ConvertFn] = ConverterTable()
+converter = TABLE.register
+lookup = TABLE.lookup
 
 
-@dataclass(frozen=True)
-class Converter:
-    fn: ConvertFn
-    check: CheckFn | None = None
-
-
-CONVERTERS: dict[tuple[str, str], Converter] = {}
-
-
-def converter(*ops: str, domain: str = "", check: CheckFn | None = None) -> Callable[[ConvertFn], ConvertFn]:
-    """Register ``fn`` as the converter of ``ops`` (in ``domain``), guarded by ``check``."""
-
-    def register(fn: ConvertFn) -> ConvertFn:
-        for op in ops:
-            CONVERTERS[(domain, op)] = Converter(fn, check)
-        return fn
-
-    return register
-
-
-def lookup(node: Node) -> Converter | None:
-    return CONVERTERS.get(("" if node.domain == "ai.onnx" else node.domain, node.op))
-
-
-def refuse_attrs(**unsupported: Sequence[Any]) -> CheckFn:
+def refuse_attrs(**unsupported: Sequence[Any]) -> Check:
     """A check refusing nodes whose attribute ``name`` takes a value not in ``allowed`` (``name=allowed``)."""
 
     def check(node: Node) -> str | None:
@@ -55,7 +34,7 @@ def refuse_attrs(**unsupported: Sequence[Any]) -> CheckFn:
     return check
 
 
-def known_rank(*indices: int) -> CheckFn:
+def known_rank(*indices: int) -> Check:
     """A check refusing nodes whose listed inputs have an unknown rank (the conversion needs it)."""
 
     def check(node: Node) -> str | None:

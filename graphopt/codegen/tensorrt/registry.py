@@ -7,18 +7,17 @@ TensorRT is not installed. It returns ``None`` when the node lowers natively, el
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from graphopt.codegen.converters import Check, ConverterTable
 from graphopt.ir.core import Node, Value
 from graphopt.ir.dtypes import DType
 
 if TYPE_CHECKING:
     from graphopt.codegen.tensorrt.emitter import Emitter
 
-Check = Callable[[Node], "str | None"]
 Convert = Callable[["Emitter", Node], None]
 
 TRT_DTYPES: dict[DType, str] = {
@@ -31,29 +30,9 @@ INDICES = frozenset({DType.INT32, DType.INT64})
 MAX_RANK = 8  # Dims.MAX_DIMS
 
 
-@dataclass(frozen=True)
-class Converter:
-    op: str
-    convert: Convert
-    check: Check | None = None
-
-
-CONVERTERS: dict[tuple[str, str], Converter] = {}
-
-
-def converter(*ops: str, domain: str = "", check: Check | None = None) -> Callable[[Convert], Convert]:
-    """Register ``fn`` as the converter of ``ops``; ``check`` says why a node cannot lower (or ``None``)."""
-
-    def register(fn: Convert) -> Convert:
-        for op in ops:
-            CONVERTERS[(domain, op)] = Converter(op, fn, check)
-        return fn
-
-    return register
-
-
-def converter_of(node: Node) -> Converter | None:
-    return CONVERTERS.get((node.domain if node.domain != "ai.onnx" else "", node.op))
+TABLE: ConverterTable[Convert] = ConverterTable()
+converter = TABLE.register
+converter_of = TABLE.lookup
 
 
 def unsupported_reason(node: Node) -> str | None:
