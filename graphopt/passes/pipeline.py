@@ -128,10 +128,8 @@ def optimize(
         from graphopt.passes.dump import DumpIR
 
         extra.append(DumpIR(dump_dir))
-    if pipeline == "O0" and not any(isinstance(i, VerifyEach) for i in instruments):
-        extra.append(VerifyEach())
-    elif isinstance(pipeline, str) and pipeline in LEVELS and not any(isinstance(i, VerifyEach) for i in instruments):
-        verify(result)  # the O-levels' passes rely on a well-formed graph: a malformed one stops here, named
+    if isinstance(pipeline, str) and pipeline in LEVELS and not any(isinstance(i, VerifyEach) for i in instruments):
+        verify(result)  # all O0 does; the other levels need a well-formed graph: a malformed one stops here
     with gc_paused():  # passes allocate many small objects that live on; see graphopt.ir.gcpause
         PassManager(stages, [*instruments, *extra]).run(result)
     return result
